@@ -1,0 +1,108 @@
+"""pointsbank: the back office and the counter of a community moral bank (道德银行).
+
+``create_app(config)`` reads like a table of contents: settings, extensions, blueprints,
+error handlers, commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    from pointsbank import config as settings
+
+    settings.load(app, config)
+    app.json.ensure_ascii = False  # Chinese names as UTF-8, not \u escapes
+    app.json.sort_keys = False
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from pointsbank import database
+    from pointsbank.auth import current
+    from pointsbank.extensions import api, babel, db, migrate
+
+    db.init_app(app)
+    database.configure_engine(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    babel.init_app(app, locale_selector=_locale)
+    api.init_app(app)
+    current.init_app(app)
+    _import_models()
+
+
+def _import_models() -> None:
+    """Every model module, so that metadata (and Alembic's autogenerate) sees every table."""
+    from pointsbank.audit import models as _audit  # noqa: F401
+    from pointsbank.auth import models as _auth  # noqa: F401
+    from pointsbank.community import models as _community  # noqa: F401
+    from pointsbank.ledger import models as _ledger  # noqa: F401
+    from pointsbank.redeem import models as _redeem  # noqa: F401
+    from pointsbank.rules import models as _rules  # noqa: F401
+
+
+def _locale() -> str:
+    """``?lang=``, then the session's choice, then the browser's, then Chinese."""
+    from flask import current_app, has_request_context, request, session
+
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    lang = request.args.get("lang") or session.get("lang")
+    if lang in ("zh_CN", "en"):
+        return lang
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="zh_CN")
+    return "en" if best == "en" else "zh_CN"
+
+
+#: API blueprints (flask-smorest, under /api/v1), then plain Flask blueprints (pages, health)
+API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api")
+PAGE_MODULES = ("health", "web.views")
+
+
+def register_blueprints(app: Flask) -> None:
+    from pointsbank.extensions import api
+
+    for name in API_MODULES:
+        module = _optional_module(f"pointsbank.{name}")
+        if module is not None:
+            for blueprint in getattr(module, "blueprints", [module.blp]):
+                api.register_blueprint(blueprint)
+    for name in PAGE_MODULES:
+        module = _optional_module(f"pointsbank.{name}")
+        if module is not None:
+            module.init_app(app) if hasattr(module, "init_app") else app.register_blueprint(module.blp)
+
+
+def _optional_module(name: str):
+    """The module, or None while a capability's package does not exist yet."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if not (error.name == name or name.startswith(f"{error.name}.")):
+            raise
+        return None
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from pointsbank.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from pointsbank.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""The audit trail: one row per privileged action, written in the same transaction as the action."""

@@ -1,0 +1,1 @@
+"""Users, roles, API tokens, web login and the permission policy."""

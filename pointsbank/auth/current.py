@@ -1,0 +1,71 @@
+"""Who is calling: resolved once per request, before the view runs.
+
+API calls authenticate with ``Authorization: Bearer TOKEN``; pages with the session cookie
+(``web``). The hook also enforces the roles a route declares with ``policy.allow`` — before
+the body is parsed, so a caller without the role learns nothing from validation errors.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request, session
+
+from pointsbank.auth import policy, services
+from pointsbank.auth.models import User
+from pointsbank.errors import Forbidden, Unauthorized
+from pointsbank.extensions import db
+
+
+def current_user() -> User:
+    user = g.get("user")
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+def optional_user() -> User | None:
+    return g.get("user")
+
+
+def _load_user() -> None:
+    g.user = None
+    header = request.headers.get("Authorization", "")
+    if request.path.startswith("/api/"):
+        if header[:7].lower() == "bearer " and header[7:].strip():
+            try:
+                g.user = services.user_for_token(header[7:].strip())
+            except Unauthorized:
+                g.user = None
+                g.auth_failed = True
+    else:
+        user_id = session.get("user_id")
+        if user_id is not None:
+            user = db.session.get(User, user_id)
+            if user is not None and user.is_active and session.get("auth_epoch") == _epoch(user):
+                g.user = user
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.method == "OPTIONS":
+        return
+    roles, is_public = policy.roles_of(view, request.method)
+    if is_public or roles is None:
+        return
+    if g.user is None:
+        raise Unauthorized()
+    if g.user.role not in roles:
+        raise Forbidden()
+
+
+def _epoch(user: User) -> str:
+    """Changes when the password changes, so old sessions die with it."""
+    return user.password_hash[-16:]
+
+
+def login_session(user: User) -> None:
+    session.clear()
+    session["user_id"] = user.id
+    session["auth_epoch"] = _epoch(user)
+    session.permanent = True
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)

@@ -1,0 +1,165 @@
+"""The one place that decides who may see and do what.
+
+Two layers, both here:
+
+* **roles per route** — ``@allow("admin", "staff")`` on an API method declares which roles may
+  call it; the request hook refuses every other role with 403 before the body is parsed, and
+  an anonymous caller with 401 (``@public`` opts a route out);
+* **scope per object** — ``community_for(actor, id)``, ``household_for(actor, id)`` … load an
+  object only if it lies in the caller's scope and answer 404 otherwise, so nobody learns
+  whether another community's household exists.
+
+Scope: an ``admin`` sees the communities under its region (all when it has none); ``staff``
+its community; a ``grid_worker`` its community, and households only in its grids; a
+``resident`` its own household; a ``cashier`` its shop and the communities it partners with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, TypeVar
+
+import sqlalchemy as sa
+
+from pointsbank.auth.models import ROLES, User, UserGrid
+from pointsbank.community.models import Community, Household, Region
+from pointsbank.errors import Forbidden, NotFound
+from pointsbank.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def allow(*roles: str) -> Callable[[F], F]:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def mark(fn: F) -> F:
+        fn._pb_roles = tuple(roles)  # type: ignore[attr-defined]
+        doc = (fn.__doc__ or "").rstrip()
+        fn.__doc__ = f"{doc}\n\nRoles: {', '.join(roles)}." if doc else f"Roles: {', '.join(roles)}."
+        return fn
+
+    return mark
+
+
+def public(fn: F) -> F:
+    fn._pb_public = True  # type: ignore[attr-defined]
+    return fn
+
+
+def require_role(actor: User | None, *roles: str) -> User:
+    if actor is None:
+        from pointsbank.errors import Unauthorized
+
+        raise Unauthorized()
+    if actor.role not in roles:
+        raise Forbidden()
+    return actor
+
+
+# --- communities ---------------------------------------------------------------------------
+
+def admin_community_ids(actor: User) -> set[int] | None:
+    """The communities an admin governs; ``None`` means every community."""
+    if actor.region_id is None:
+        return None
+    region = db.session.get(Region, actor.region_id)
+    if region is None:
+        return set()
+    stmt = (sa.select(Community.id).join(Region, Community.region_id == Region.id)
+            .where(Region.path.startswith(region.path)))
+    return set(db.session.scalars(stmt))
+
+
+def community_visible(actor: User, community: Community) -> bool:
+    if actor.role == "admin":
+        if actor.region_id is None:
+            return True
+        if community.region_id is None:
+            return False
+        region = db.session.get(Region, actor.region_id)
+        own = db.session.get(Region, community.region_id)
+        return bool(region and own and own.path.startswith(region.path))
+    if actor.role == "cashier":
+        from pointsbank.redeem.models import ShopPartnership
+
+        return db.session.get(ShopPartnership, (community.id, actor.shop_id)) is not None
+    return actor.community_id == community.id
+
+
+def community_for(actor: User, community_id: int, *roles: str) -> Community:
+    """The community, if ``actor`` has one of ``roles`` (default: any) and it is in scope; else 403/404."""
+    require_role(actor, *(roles or ROLES))
+    community = db.session.get(Community, community_id)
+    if community is None or not community_visible(actor, community):
+        raise NotFound()
+    return community
+
+
+def visible_communities(actor: User) -> sa.Select:
+    stmt = sa.select(Community).order_by(Community.id)
+    if actor.role == "admin":
+        ids = admin_community_ids(actor)
+        return stmt if ids is None else stmt.where(Community.id.in_(ids or {-1}))
+    if actor.role == "cashier":
+        from pointsbank.redeem.models import ShopPartnership
+
+        return stmt.join(ShopPartnership, ShopPartnership.community_id == Community.id).where(
+            ShopPartnership.shop_id == actor.shop_id)
+    return stmt.where(Community.id == actor.community_id)
+
+
+# --- households ----------------------------------------------------------------------------
+
+def grid_ids(actor: User) -> list[int]:
+    return list(db.session.scalars(sa.select(UserGrid.grid_id).where(UserGrid.user_id == actor.id)))
+
+
+def household_visible(actor: User, household: Household) -> bool:
+    if actor.role == "resident":
+        return actor.household_id == household.id
+    if actor.role == "grid_worker":
+        return actor.community_id == household.community_id and household.grid_id in grid_ids(actor)
+    if actor.role == "staff":
+        return actor.community_id == household.community_id
+    if actor.role == "admin":
+        return community_visible(actor, household.community)
+    return False  # cashiers never see households
+
+
+def household_for(actor: User, household_id: int, *roles: str) -> Household:
+    require_role(actor, *(roles or ("admin", "staff", "grid_worker", "resident")))
+    household = db.session.get(Household, household_id)
+    if household is None or not household_visible(actor, household):
+        raise NotFound()
+    return household
+
+
+def households_in_scope(actor: User, stmt: sa.Select) -> sa.Select:
+    """Narrow a select over ``Household`` to what ``actor`` may see."""
+    if actor.role == "resident":
+        return stmt.where(Household.id == actor.household_id)
+    if actor.role == "grid_worker":
+        return stmt.where(Household.grid_id.in_(sa.select(UserGrid.grid_id).where(UserGrid.user_id == actor.id)))
+    return stmt
+
+
+class ConflictOfInterest(Forbidden):
+    code = "conflict_of_interest"
+
+    def __init__(self) -> None:
+        from flask_babel import lazy_gettext as _l
+
+        super().__init__(_l("You may not award, adjust or approve points for your own household."))
+
+
+def ensure_not_own_household(actor: User, household_id: int) -> None:
+    """Staff cannot award, adjust or approve points for a household they belong to."""
+    if actor.household_id is not None and actor.household_id == household_id:
+        raise ConflictOfInterest()
+
+
+def roles_of(view: Any, method: str) -> tuple[Iterable[str] | None, bool]:
+    """The roles a view method allows and whether it is public (read by the request hook)."""
+    fn = getattr(getattr(view, "view_class", None), method.lower(), None) or view
+    return getattr(fn, "_pb_roles", None), bool(getattr(fn, "_pb_public", False))

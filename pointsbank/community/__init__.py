@@ -1,0 +1,1 @@
+"""Regions, communities and their scheme settings, grids, households and residents."""

@@ -1,0 +1,111 @@
+import marshmallow as ma
+from marshmallow import validate
+
+from pointsbank.pagination import CursorArgsSchema, page_schema
+
+CODE = [validate.Length(min=1, max=32),
+        validate.Regexp(r"^[A-Za-z0-9_-]+$", error="letters, digits, '-' and '_' only")]
+
+
+def _timezone(value: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("not a known time zone, e.g. Asia/Shanghai")
+    return True
+
+
+class RegionSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(required=True, validate=CODE)
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = ma.fields.String(required=True, validate=validate.OneOf(["province", "city", "county", "town"]))
+    parent_id = ma.fields.Integer(allow_none=True)
+
+
+class CommunitySettingsSchema(ma.Schema):
+    name = ma.fields.String(validate=validate.Length(min=1, max=100))
+    base_points = ma.fields.Integer(validate=validate.Range(min=0, max=1_000_000),
+                                    metadata={"description": "points every household starts with; only points above it are redeemable"})
+    point_value_fen = ma.fields.Integer(validate=validate.Range(min=0, max=1_000_000),
+                                        metadata={"description": "value of one point at partner shops, in fen"})
+    voucher_ttl_hours = ma.fields.Integer(validate=validate.Range(min=1, max=24 * 90))
+    timezone = ma.fields.String(validate=[validate.Length(max=64), _timezone])
+    notice_days = ma.fields.Integer(validate=validate.Range(min=0, max=90),
+                                    metadata={"description": "days a posted record stays open to objection"})
+    adjustment_two_person_above = ma.fields.Integer(
+        validate=validate.Range(min=0, max=1_000_000),
+        metadata={"description": "a manual adjustment whose |points| exceed this needs a second staff member"})
+    is_notice_public = ma.fields.Boolean(metadata={"description": "the notice board is readable without a login"})
+    points_reset = ma.fields.String(
+        validate=validate.OneOf(["none", "quarter", "year", "expire"]),
+        metadata={"description": "none; quarter or year: every balance back to the base at each period end; "
+                                 "expire: points older than points_expire_years lapse at each year end (oldest first)"})
+    points_expire_years = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50),
+                                            metadata={"description": "with points_reset=expire: years points are kept"})
+    best_families_count = ma.fields.Integer(validate=validate.Range(min=1, max=1000),
+                                            metadata={"description": "households honoured as best families each year"})
+
+    @ma.validates_schema
+    def _expiry_needs_years(self, data, **kwargs):
+        if data.get("points_reset") == "expire" and not data.get("points_expire_years"):
+            raise ma.ValidationError("points_reset=expire needs points_expire_years", "points_expire_years")
+
+
+class CommunityCreateSchema(CommunitySettingsSchema):
+    code = ma.fields.String(required=True, validate=CODE)
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    base_points = ma.fields.Integer(load_default=100, validate=validate.Range(min=0, max=1_000_000))
+    point_value_fen = ma.fields.Integer(load_default=100, validate=validate.Range(min=0, max=1_000_000))
+    voucher_ttl_hours = ma.fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 90))
+    timezone = ma.fields.String(load_default="Asia/Shanghai", validate=[validate.Length(max=64), _timezone])
+    parent_region_id = ma.fields.Integer(allow_none=True)
+
+
+class CommunitySchema(CommunitySettingsSchema):
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String()
+    region_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+
+
+class HouseholdCreateSchema(ma.Schema):
+    number = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    head_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    address = ma.fields.String(validate=validate.Length(max=255))
+    grid = ma.fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "grid name; created if new"})
+    members = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50),
+                             metadata={"description": "names of the residents"})
+
+
+class ResidentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class HouseholdSchema(ma.Schema):
+    id = ma.fields.Integer()
+    community_id = ma.fields.Integer()
+    number = ma.fields.String()
+    head_name = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    grid = ma.fields.String(allow_none=True)
+    residents = ma.fields.List(ma.fields.Nested(ResidentSchema))
+    balance = ma.fields.Integer(metadata={"description": "points on the account, base included"})
+    base_points = ma.fields.Integer()
+    redeemable = ma.fields.Integer(metadata={"description": "max(0, balance - base_points): what vouchers may draw"})
+
+
+class HouseholdQueryArgsSchema(CursorArgsSchema):
+    q = ma.fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "household number or head's name"})
+    grid = ma.fields.String(validate=validate.Length(min=1, max=100))
+
+
+class GridSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+HouseholdPageSchema = page_schema(HouseholdSchema, "HouseholdPage")

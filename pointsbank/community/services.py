@@ -1,0 +1,188 @@
+"""Regions, communities, grids, households and residents.
+
+Creating a community also creates its system ledger accounts; creating a household opens its
+ledger account with the community's base points, in the same unit of work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy
+from pointsbank.auth.models import User
+from pointsbank.community.models import Community, Grid, Household, Region, Resident
+from pointsbank.errors import Conflict, NotFound
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.pagination import keyset_page
+
+COMMUNITY_SETTINGS = ("name", "base_points", "point_value_fen", "voucher_ttl_hours", "timezone", "notice_days",
+                      "adjustment_two_person_above", "is_notice_public", "points_reset", "points_expire_years",
+                      "best_families_count")
+
+
+class CodeTaken(Conflict):
+    code = "code_taken"
+    message = _l("The code %(code)s is already in use.")
+
+
+class HouseholdNumberTaken(Conflict):
+    code = "household_number_taken"
+    message = _l("Household number %(number)s already exists in this community.")
+
+
+def create_region(actor: User | None, *, code: str, name: str, kind: str, parent_id: int | None = None) -> Region:
+    if actor is not None:
+        policy.require_role(actor, "admin")
+    parent = db.session.get(Region, parent_id) if parent_id is not None else None
+    if parent_id is not None and parent is None:
+        raise NotFound()
+    if actor is not None and actor.region_id is not None:
+        own = db.session.get(Region, actor.region_id)
+        if parent is None or own is None or not parent.path.startswith(own.path):
+            raise NotFound()
+    if db.session.scalar(sa.select(Region.id).where(Region.code == code)) is not None:
+        raise CodeTaken(code=code)
+    region = Region(code=code, name=name, kind=kind, parent_id=parent_id)
+    db.session.add(region)
+    db.session.flush()
+    region.path = f"{parent.path if parent else '/'}{region.id}/"
+    audit.record(actor, "region.create", target=region, data={"code": code})
+    db.session.flush()
+    return region
+
+
+def list_regions(actor: User) -> list[Region]:
+    policy.require_role(actor, "admin")
+    stmt = sa.select(Region).order_by(Region.path)
+    if actor.region_id is not None:
+        own = db.session.get(Region, actor.region_id)
+        stmt = stmt.where(Region.path.startswith(own.path if own else "/none/"))
+    return list(db.session.scalars(stmt))
+
+
+def create_community(actor: User | None, *, code: str, name: str, parent_region_id: int | None = None,
+                     **settings: Any) -> Community:
+    if actor is not None:
+        policy.require_role(actor, "admin")
+        if actor.region_id is not None:
+            region = db.session.get(Region, parent_region_id) if parent_region_id is not None else None
+            own = db.session.get(Region, actor.region_id)
+            if region is None or own is None or not region.path.startswith(own.path):
+                raise NotFound()
+    if parent_region_id is not None and db.session.get(Region, parent_region_id) is None:
+        raise NotFound()
+    if db.session.scalar(sa.select(Community.id).where(Community.code == code)) is not None:
+        raise CodeTaken(code=code)
+    community = Community(code=code, name=name, region_id=parent_region_id,
+                          **{k: v for k, v in settings.items() if k in COMMUNITY_SETTINGS and v is not None})
+    db.session.add(community)
+    db.session.flush()
+    ledger.ensure_system_accounts(community.id)
+    audit.record(actor, "community.create", community_id=community.id, target=community,
+                 data={"code": code, **{k: v for k, v in settings.items() if k in COMMUNITY_SETTINGS}})
+    return community
+
+
+def list_communities(actor: User) -> list[Community]:
+    return list(db.session.scalars(policy.visible_communities(actor)))
+
+
+def get_community(actor: User, community_id: int) -> Community:
+    return policy.community_for(actor, community_id)
+
+
+def community_by_code(code: str) -> Community:
+    community = db.session.scalar(sa.select(Community).where(Community.code == code))
+    if community is None:
+        raise NotFound(_l("No community with code %(code)s."), code=code)
+    return community
+
+
+def update_community(actor: User, community_id: int, **changes: Any) -> Community:
+    community = policy.community_for(actor, community_id, "admin")
+    before = {k: getattr(community, k) for k in changes if k in COMMUNITY_SETTINGS}
+    for key, value in changes.items():
+        if key in COMMUNITY_SETTINGS and value is not None:
+            setattr(community, key, value)
+    audit.record(actor, "community.update", community_id=community.id, target=community,
+                 data={"before": before, "after": {k: getattr(community, k) for k in before}})
+    db.session.flush()
+    return community
+
+
+def grid_named(community_id: int, name: str) -> Grid:
+    grid = db.session.scalar(sa.select(Grid).where(Grid.community_id == community_id, Grid.name == name))
+    if grid is None:
+        grid = Grid(community_id=community_id, name=name)
+        db.session.add(grid)
+        db.session.flush()
+    return grid
+
+
+def list_grids(actor: User, community_id: int) -> list[Grid]:
+    policy.community_for(actor, community_id, "admin", "staff", "grid_worker")
+    return list(db.session.scalars(sa.select(Grid).where(Grid.community_id == community_id).order_by(Grid.name)))
+
+
+def create_household(actor: User | None, community_id: int, *, number: str, head_name: str,
+                     address: str | None = None, grid: str | None = None, members: list[str] | None = None) -> dict[str, Any]:
+    if actor is not None:
+        community = policy.community_for(actor, community_id, "admin", "staff")
+    else:
+        community = db.session.get(Community, community_id)
+        if community is None:
+            raise NotFound()
+    number = number.strip()
+    if db.session.scalar(sa.select(Household.id).where(Household.community_id == community_id,
+                                                       Household.number == number)) is not None:
+        raise HouseholdNumberTaken(number=number)
+    household = Household(community_id=community_id, number=number, head_name=head_name.strip(), address=address,
+                          grid_id=grid_named(community_id, grid.strip()).id if grid else None)
+    db.session.add(household)
+    db.session.flush()
+    for name in members or []:
+        db.session.add(Resident(community_id=community_id, household_id=household.id, name=name.strip()))
+    ledger.open_household_account(household.id, community_id, community.base_points, actor.id if actor else None)
+    audit.record(actor, "household.create", community_id=community_id, target=household, data={"number": number})
+    db.session.flush()
+    return view_of(household, community.base_points, community.base_points)
+
+
+def view_of(household: Household, balance: int, base_points: int) -> dict[str, Any]:
+    return {
+        "id": household.id, "community_id": household.community_id, "number": household.number,
+        "head_name": household.head_name, "address": household.address,
+        "grid": household.grid.name if household.grid else None,
+        "residents": household.residents, "balance": balance, "base_points": base_points,
+        "redeemable": max(0, balance - base_points),
+    }
+
+
+def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
+    if household_id is None:
+        return None
+    household = policy.household_for(actor, household_id)
+    return view_of(household, ledger.household_balance(household.id), household.community.base_points)
+
+
+def list_households(actor: User, community_id: int, *, q: str | None = None, grid: str | None = None,
+                    limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    community = policy.community_for(actor, community_id, "admin", "staff", "grid_worker")
+    stmt = policy.households_in_scope(actor, sa.select(Household).where(Household.community_id == community_id))
+    if q:
+        stmt = stmt.where(sa.or_(Household.number == q, Household.head_name.contains(q, autoescape=True)))
+    if grid:
+        stmt = stmt.join(Grid, Grid.id == Household.grid_id).where(Grid.name == grid)
+    page = keyset_page(stmt, Household.id, limit=limit, cursor=cursor)
+    from pointsbank.ledger.models import Account
+
+    ids = [h.id for h in page["items"]]
+    balances = dict(db.session.execute(sa.select(Account.household_id, Account.balance).where(
+        Account.household_id.in_(ids))).tuples().all()) if ids else {}
+    page["items"] = [view_of(h, int(balances.get(h.id, 0)), community.base_points) for h in page["items"]]
+    return page

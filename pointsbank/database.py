@@ -1,0 +1,158 @@
+"""Database plumbing shared by every package: column types, engine setup, the unit of work.
+
+* Timestamps are stored in UTC and always come back timezone-aware (:class:`UTCDateTime`).
+* SQLite is a real embedded database here: WAL, foreign keys on, and every transaction
+  begins ``IMMEDIATE`` so concurrent writers queue on the lock instead of failing late.
+* :func:`unit_of_work` is the edge of a use case (a request, a command, a job): it commits
+  once, rolls back on any error, and re-runs the whole use case a bounded number of times on
+  PostgreSQL serialisation failures and deadlocks (40001, 40P01), then answers 503.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, TypeVar
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy import event, exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from pointsbank.errors import DomainError, ServiceBusy
+from pointsbank.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: 64-bit ids on PostgreSQL; SQLite only autoincrements ``INTEGER PRIMARY KEY``.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+CONNECTION_SQLSTATE_PREFIXES = ("08", "57P")  # connection exceptions, admin shutdown
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """Callable default for ``*_at`` columns: the application clock, evaluated per row."""
+    from pointsbank import clock
+
+    return clock.now()
+
+
+def configure_engine(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # let SQLAlchemy's "begin" event emit BEGIN IMMEDIATE itself
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlstate(error: BaseException) -> str | None:
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def is_retryable(error: BaseException) -> bool:
+    return isinstance(error, sa_exc.DBAPIError) and sqlstate(error) in RETRYABLE_SQLSTATES
+
+
+def is_connection_error(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    state = sqlstate(error)
+    if state:
+        return state.startswith(CONNECTION_SQLSTATE_PREFIXES)
+    return isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)) and (
+        "connect" in str(error).lower() or "server closed" in str(error).lower())
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: how many retries the current process has made (read by the concurrency tests and benchmarks)
+retry_counter = {"retries": 0}
+
+
+def unit_of_work(fn: F) -> F:
+    """Run ``fn`` as one use case: commit once on success, roll back on failure, retry
+    serialisation failures and deadlocks with jittered backoff, then answer 503."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        attempts = int(current_app.config.get("DB_RETRIES", 5)) + 1
+        for attempt in range(attempts):
+            try:
+                result = fn(*args, **kwargs)
+                db.session.commit()
+                return result
+            except DomainError as error:
+                if error.keeps_changes:
+                    db.session.commit()
+                else:
+                    db.session.rollback()
+                raise
+            except sa_exc.DBAPIError as error:
+                db.session.rollback()
+                if not is_retryable(error) or attempt == attempts - 1:
+                    if is_retryable(error):
+                        log.warning("giving up after %d attempts: %s", attempts, sqlstate(error))
+                        raise ServiceBusy(retry_after=1) from error
+                    raise
+                retry_counter["retries"] += 1
+                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+            except BaseException:
+                db.session.rollback()
+                raise
+        raise AssertionError("unreachable")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def lock_for_update(stmt: sa.Select) -> sa.Select:
+    """``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock."""
+    if db.engine.dialect.name == "postgresql":
+        return stmt.with_for_update()
+    return stmt
+
+
+def is_postgresql() -> bool:
+    return db.engine.dialect.name == "postgresql"

@@ -1,0 +1,83 @@
+"""The demo community that ``pointsbank demo`` (and ``make run``) seeds: a county, a town, the
+village 清风村 with grids, households with history, two partner shops and one login per role.
+Safe to run twice: an existing demo is left as it is."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pointsbank.auth.services import create_user
+from pointsbank.community import services as community
+from pointsbank.community.models import Community, Household
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.redeem.models import Shop, ShopPartnership
+
+LOGINS = [
+    ("admin", "admin-demo-1", "admin"),
+    ("staff", "staff-demo-1", "staff"),
+    ("staff2", "staff-demo-2", "staff"),
+    ("grid", "grid-demo-1", "grid_worker"),
+    ("resident", "resident-demo-1", "resident"),
+    ("cashier", "cashier-demo-1", "cashier"),
+]
+
+HOUSEHOLDS = [
+    ("QF-001", "张建国", "一组", ["张建国", "李秀英", "张小明"]),
+    ("QF-002", "王桂兰", "一组", ["王桂兰"]),
+    ("QF-003", "李德福", "一组", ["李德福", "赵春梅"]),
+    ("QF-004", "赵铁柱", "二组", ["赵铁柱", "孙丽"]),
+    ("QF-005", "陈淑芬", "二组", ["陈淑芬", "陈晓东"]),
+    ("QF-006", "刘长青", "二组", ["刘长青"]),
+    ("QF-007", "杨玉珍", "三组", ["杨玉珍", "周建华"]),
+    ("QF-008", "黄志强", "三组", ["黄志强", "吴敏", "黄一诺"]),
+    ("QF-009", "周凤英", "三组", ["周凤英"]),
+    ("QF-010", "吴国庆", "三组", ["吴国庆", "郑红"]),
+]
+
+
+def seed() -> list[tuple[str, str, str]]:
+    if db.session.scalar(sa.select(Community.id).where(Community.code == "qingfeng")) is not None:
+        return LOGINS
+    county = community.create_region(None, code="lixian", name="黎县", kind="county")
+    town = community.create_region(None, code="lixian-hexi", name="河西镇", kind="town", parent_id=county.id)
+    village = community.create_community(None, code="qingfeng", name="清风村", parent_region_id=town.id,
+                                         base_points=100, point_value_fen=100, voucher_ttl_hours=24,
+                                         timezone="Asia/Shanghai")
+    households = [community.create_household(None, village.id, number=n, head_name=h, grid=g, members=m,
+                                             address=f"清风村{g}{i + 1}号")
+                  for i, (n, h, g, m) in enumerate(HOUSEHOLDS)]
+    shops = []
+    for name in ("爱心超市（村委会）", "清风便民店"):
+        shop = Shop(community_id=village.id, name=name)
+        db.session.add(shop)
+        db.session.flush()
+        db.session.add(ShopPartnership(community_id=village.id, shop_id=shop.id))
+        ledger.shop_account(village.id, shop.id)
+        shops.append(shop)
+    staff_household = db.session.scalar(sa.select(Household).where(Household.community_id == village.id,
+                                                                   Household.number == "QF-010"))
+    for username, password, role in LOGINS:
+        create_user(None, role=role, username=username, password=password,
+                    region_code="lixian" if role == "admin" else None,
+                    community_code="qingfeng" if role != "admin" and role != "cashier" else None,
+                    household_id=households[0]["id"] if role == "resident" else (
+                        staff_household.id if username == "staff" else None),
+                    shop_id=shops[0].id if role == "cashier" else None,
+                    grid_names=["一组", "二组"] if role == "grid_worker" else None,
+                    display_name={"admin": "县管理员", "staff": "村干部小李", "staff2": "村干部老王", "grid": "网格员小周",
+                                  "resident": "张建国", "cashier": "爱心超市收银员"}[username])
+    _history(village.id, households)
+    db.session.flush()
+    return LOGINS
+
+
+def _history(community_id: int, households: list[dict]) -> None:
+    """Some earned points, so balances and rankings are not all equal (later issues score these
+    through the rule book; until then they are adjustments by the demo's staff)."""
+    issuance = ledger.system_accounts(community_id)["issuance"]
+    for index, household in enumerate(households):
+        points = (index * 7) % 45 + 5
+        account = ledger.household_account_id(household["id"])
+        ledger.post(community_id, "adjustment", [(issuance, -points), (account, points)],
+                    reference=("demo", household["id"]), memo="演示数据：历史积分")

@@ -1,0 +1,1 @@
+"""The ledger: a double-entry bank of integer points. Nothing else writes postings."""

@@ -1,0 +1,109 @@
+"""Manual corrections by staff, through the ledger.
+
+An adjustment of |points| ≤ the community's ``adjustment_two_person_above`` posts at once;
+above it, it waits for a second staff member (never the requester, never a member of the
+household) to approve. Every step leaves an audit row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from pointsbank import clock
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy
+from pointsbank.auth.models import User
+from pointsbank.errors import Conflict, NotFound, Unprocessable
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.ledger.models import Adjustment
+
+
+class SecondPersonRequired(Unprocessable):
+    code = "second_person_required"
+    message = _l("A second staff member must approve this; you requested it.")
+
+
+class AdjustmentNotPending(Conflict):
+    code = "adjustment_not_pending"
+    message = _l("This adjustment is no longer pending.")
+
+
+def request_adjustment(actor: User, household_id: int, *, points: int, reason: str) -> Adjustment:
+    household = policy.household_for(actor, household_id, "staff")
+    policy.ensure_not_own_household(actor, household.id)
+    adjustment = Adjustment(community_id=household.community_id, household_id=household.id, points=points,
+                            reason=reason, requested_by_id=actor.id, status="pending")
+    db.session.add(adjustment)
+    db.session.flush()
+    audit.record(actor, "adjustment.request", community_id=household.community_id, target=adjustment,
+                 data={"household_id": household.id, "points": points, "reason": reason})
+    if abs(points) <= household.community.adjustment_two_person_above:
+        _post(actor, adjustment)
+    return adjustment
+
+
+def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
+    policy.require_role(actor, "staff")
+    adjustment = db.session.get(Adjustment, adjustment_id)
+    if adjustment is None:
+        raise NotFound()
+    policy.household_for(actor, adjustment.household_id, "staff")
+    if adjustment.status != "pending":
+        raise AdjustmentNotPending()
+    if adjustment.requested_by_id == actor.id:
+        raise SecondPersonRequired()
+    policy.ensure_not_own_household(actor, adjustment.household_id)
+    adjustment.approved_by_id = actor.id
+    _post(actor, adjustment)
+    audit.record(actor, "adjustment.approve", community_id=adjustment.community_id, target=adjustment,
+                 data={"points": adjustment.points})
+    return adjustment
+
+
+def reject_adjustment(actor: User, adjustment_id: int, *, reason: str | None = None) -> Adjustment:
+    """A second staff member (or the requester, withdrawing it) turns a pending adjustment down."""
+    policy.require_role(actor, "staff")
+    adjustment = db.session.get(Adjustment, adjustment_id)
+    if adjustment is None:
+        raise NotFound()
+    policy.household_for(actor, adjustment.household_id, "staff")
+    if adjustment.status != "pending":
+        raise AdjustmentNotPending()
+    adjustment.status = "rejected"
+    adjustment.approved_by_id = actor.id
+    adjustment.decided_at = clock.now()
+    audit.record(actor, "adjustment.reject", community_id=adjustment.community_id, target=adjustment,
+                 data={"points": adjustment.points, "reason": reason})
+    db.session.flush()
+    return adjustment
+
+
+def list_adjustments(actor: User, community_id: int, *, status: str | None = None, limit: int = 50,
+                     cursor: str | None = None) -> dict:
+    from pointsbank.pagination import keyset_page
+
+    policy.community_for(actor, community_id, "admin", "staff")
+    stmt = sa.select(Adjustment).where(Adjustment.community_id == community_id)
+    if status:
+        stmt = stmt.where(Adjustment.status == status)
+    return keyset_page(stmt, Adjustment.id, limit=limit, cursor=cursor)
+
+
+def _post(actor: User, adjustment: Adjustment) -> None:
+    # lock the row so two approvers cannot both post it
+    locked = db.session.execute(sa.select(Adjustment.status).where(Adjustment.id == adjustment.id)
+                                .with_for_update() if db.engine.dialect.name == "postgresql" else
+                                sa.select(Adjustment.status).where(Adjustment.id == adjustment.id)).scalar_one()
+    if locked != "pending":
+        raise AdjustmentNotPending()
+    issuance = ledger.system_accounts(adjustment.community_id)["issuance"]
+    account = ledger.household_account_id(adjustment.household_id)
+    posted = ledger.post(adjustment.community_id, "adjustment",
+                         [(issuance, -adjustment.points), (account, adjustment.points)],
+                         actor_id=actor.id, reference=("adjustment", adjustment.id), memo=adjustment.reason[:255])
+    adjustment.status = "posted"
+    adjustment.transaction_id = posted.transaction_id
+    adjustment.decided_at = clock.now()
+    db.session.flush()

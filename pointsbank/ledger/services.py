@@ -1,0 +1,236 @@
+"""Moving points: the one function that writes postings, and what is built on it.
+
+``post(community_id, "award", [(issuance, -6), (household_account, +6)])`` writes one
+transaction whose legs sum to zero, locks the household/shop accounts it touches in id
+order (PostgreSQL ``FOR UPDATE``; SQLite holds its write lock from ``BEGIN IMMEDIATE``),
+updates their cached balances and extends their hash chains — all in the caller's unit of
+work. System accounts are never locked. A caller that must not take an account below a floor
+(a voucher may only draw redeemable points) passes ``minimums={account_id: floor}`` and gets
+:class:`InsufficientPoints` instead of a posting.
+
+Four statements per transaction on the hot path: lock, insert transaction, insert postings,
+update balances (SQLAlchemy Core: the ORM's unit of work costs more than the work here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from pointsbank import clock
+from pointsbank.errors import Conflict, NotFound, Unprocessable
+from pointsbank.extensions import db
+from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
+
+SYSTEM_KINDS = ("issuance", "vouchers", "settled")
+
+
+class LedgerError(RuntimeError):
+    """A programming error: unbalanced legs, accounts of another community. Never user input."""
+
+
+class InsufficientPoints(Unprocessable):
+    code = "insufficient_points"
+    message = _l("Not enough redeemable points: %(available)s available.")
+
+
+class AlreadyReversed(Conflict):
+    code = "already_reversed"
+    message = _l("This transaction has already been reversed.")
+
+
+@dataclass(frozen=True)
+class Posted:
+    transaction_id: int
+    created_at: datetime
+    #: balance after the transaction, per chained account
+    balances: Mapping[int, int] = field(default_factory=dict)
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+_system_cache: dict[tuple[str, int], dict[str, int]] = {}
+
+
+def ensure_system_accounts(community_id: int) -> dict[str, int]:
+    existing = {a.kind: a.id for a in db.session.scalars(
+        sa.select(Account).where(Account.community_id == community_id, Account.kind.in_(SYSTEM_KINDS)))}
+    for kind in SYSTEM_KINDS:
+        if kind not in existing:
+            account = Account(community_id=community_id, kind=kind, key=kind, balance=0)
+            db.session.add(account)
+            db.session.flush()
+            existing[kind] = account.id
+    return existing
+
+
+def system_accounts(community_id: int) -> dict[str, int]:
+    """kind → account id of a community's system accounts (ids never change, so cached per engine)."""
+    cache_key = (str(db.engine.url), community_id)
+    found = _system_cache.get(cache_key)
+    if found is None:
+        found = dict(db.session.execute(sa.select(Account.kind, Account.id).where(
+            Account.community_id == community_id, Account.kind.in_(SYSTEM_KINDS))).tuples().all())
+        if len(found) != len(SYSTEM_KINDS):
+            raise LedgerError(f"community {community_id} has no system accounts")
+        _system_cache[cache_key] = found
+    return found
+
+
+def open_household_account(household_id: int, community_id: int, base_points: int, actor_id: int | None) -> Account:
+    """The household's account, with its opening transaction (the base, from issuance)."""
+    account = Account(community_id=community_id, kind="household", key=f"household:{household_id}",
+                      household_id=household_id, balance=0)
+    db.session.add(account)
+    db.session.flush()
+    if base_points:
+        post(community_id, "opening", [(system_accounts(community_id)["issuance"], -base_points),
+                                       (account.id, base_points)],
+             actor_id=actor_id, reference=("household", household_id))
+    return account
+
+
+def shop_account(community_id: int, shop_id: int, *, create: bool = True) -> int:
+    account_id = db.session.scalar(sa.select(Account.id).where(
+        Account.community_id == community_id, Account.key == f"shop:{shop_id}"))
+    if account_id is None:
+        if not create:
+            raise NotFound()
+        account = Account(community_id=community_id, kind="shop", key=f"shop:{shop_id}", shop_id=shop_id, balance=0)
+        db.session.add(account)
+        db.session.flush()
+        account_id = account.id
+    return account_id
+
+
+def household_account_id(household_id: int) -> int:
+    account_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household_id))
+    if account_id is None:
+        raise NotFound()
+    return account_id
+
+
+def household_balance(household_id: int) -> int:
+    balance = db.session.scalar(sa.select(Account.balance).where(Account.household_id == household_id))
+    return int(balance or 0)
+
+
+def account_balance(account_id: int) -> int:
+    """Sum of postings: the truth for any account, system accounts included."""
+    return int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Posting.points), 0)).where(
+        Posting.account_id == account_id)) or 0)
+
+
+# --- transactions --------------------------------------------------------------------------
+
+def transaction_digest(community_id: int, kind: str, reference_type: str | None, reference_id: str | None,
+                       reversal_of_id: int | None, actor_id: int | None, created_at: datetime,
+                       legs: Iterable[tuple[int, int]]) -> str:
+    text = "|".join([
+        str(community_id), kind, reference_type or "", reference_id or "", str(reversal_of_id or ""),
+        str(actor_id or ""), created_at.isoformat(),
+        ";".join(f"{a}:{p}" for a, p in sorted(legs)),
+    ])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def posting_hash(prev_hash: str | None, transaction_id: int, digest: str, account_id: int,
+                 points: int, balance_after: int) -> str:
+    text = f"{prev_hash or ''}|{transaction_id}|{digest}|{account_id}|{points}|{balance_after}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _merge(legs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: dict[int, int] = {}
+    for account_id, points in legs:
+        if not isinstance(points, int) or isinstance(points, bool):
+            raise LedgerError("points must be integers")
+        merged[account_id] = merged.get(account_id, 0) + points
+    return sorted((a, p) for a, p in merged.items() if p != 0)
+
+
+def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor_id: int | None = None,
+         reference: tuple[str, object] | None = None, reversal_of_id: int | None = None,
+         memo: str | None = None, minimums: Mapping[int, int] | None = None) -> Posted:
+    legs = _merge(legs)
+    if len(legs) < 2 or sum(p for _, p in legs) != 0:
+        raise LedgerError(f"a transaction needs two or more legs summing to zero, got {legs}")
+    system_ids = set(system_accounts(community_id).values())
+    chained_ids = [a for a, _ in legs if a not in system_ids]
+    if not chained_ids:
+        raise LedgerError("every transaction must touch a household or shop account")
+
+    lock = sa.select(Account.id, Account.community_id, Account.kind, Account.balance, Account.last_hash).where(
+        Account.id.in_(chained_ids)).order_by(Account.id)
+    if db.engine.dialect.name == "postgresql":
+        lock = lock.with_for_update()
+    rows = {r.id: r for r in db.session.execute(lock)}
+    if len(rows) != len(chained_ids) or any(
+            r.community_id != community_id or r.kind not in CHAINED_KINDS for r in rows.values()):
+        raise LedgerError("legs must be accounts of the transaction's community")
+
+    deltas = dict(legs)
+    balances = {a: int(rows[a].balance) + deltas[a] for a in chained_ids}
+    for account_id, floor in (minimums or {}).items():
+        if account_id in balances and balances[account_id] < floor:
+            available = max(0, int(rows[account_id].balance) - floor)
+            raise InsufficientPoints(available=available, details={"available": available})
+
+    created_at = clock.now()
+    ref_type, ref_id = (reference[0], str(reference[1])) if reference else (None, None)
+    digest = transaction_digest(community_id, kind, ref_type, ref_id, reversal_of_id, actor_id, created_at, legs)
+    transaction_id = db.session.execute(sa.insert(LedgerTransaction).values(
+        community_id=community_id, kind=kind, reference_type=ref_type, reference_id=ref_id, actor_id=actor_id,
+        reversal_of_id=reversal_of_id, memo=memo, digest=digest, created_at=created_at,
+    ).returning(LedgerTransaction.id)).scalar_one()
+
+    posting_rows, account_updates = [], []
+    for account_id, points in legs:
+        row: dict[str, object] = {"community_id": community_id, "transaction_id": transaction_id,
+                                  "account_id": account_id, "points": points, "created_at": created_at,
+                                  "balance_after": None, "hash": None}
+        if account_id in balances:
+            new_hash = posting_hash(rows[account_id].last_hash, transaction_id, digest, account_id, points,
+                                    balances[account_id])
+            row.update(balance_after=balances[account_id], hash=new_hash)
+            account_updates.append({"b_id": account_id, "b_balance": balances[account_id], "b_hash": new_hash})
+        posting_rows.append(row)
+    db.session.execute(sa.insert(Posting), posting_rows)
+    db.session.execute(
+        sa.update(Account.__table__).where(Account.__table__.c.id == sa.bindparam("b_id")).values(
+            balance=sa.bindparam("b_balance"), last_hash=sa.bindparam("b_hash")),
+        account_updates)
+    return Posted(transaction_id=transaction_id, created_at=created_at, balances=balances)
+
+
+def reverse(transaction_id: int, *, community_id: int, actor_id: int | None, kind: str = "reversal",
+            memo: str | None = None, reference: tuple[str, object] | None = None) -> Posted:
+    """Undo a transaction with a new one pointing at it; a transaction is reversed at most once."""
+    original = db.session.get(LedgerTransaction, transaction_id)
+    if original is None or original.community_id != community_id:
+        raise NotFound()
+    if db.session.scalar(sa.select(LedgerTransaction.id).where(LedgerTransaction.reversal_of_id == transaction_id)):
+        raise AlreadyReversed()
+    legs = [(a, -p) for a, p in db.session.execute(
+        sa.select(Posting.account_id, Posting.points).where(Posting.transaction_id == transaction_id))]
+    return post(community_id, kind, legs, actor_id=actor_id, reversal_of_id=transaction_id, memo=memo,
+                reference=reference or (original.reference_type, original.reference_id)
+                if original.reference_type else reference)
+
+
+def household_postings(account_id: int, *, limit: int, before_id: int | None) -> list[sa.Row]:
+    """A household's history, newest first: each posting with its transaction's kind and reference."""
+    stmt = (sa.select(Posting.id, Posting.points, Posting.balance_after, Posting.created_at,
+                      LedgerTransaction.id.label("transaction_id"), LedgerTransaction.kind,
+                      LedgerTransaction.reference_type, LedgerTransaction.reference_id, LedgerTransaction.memo,
+                      LedgerTransaction.reversal_of_id)
+            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .where(Posting.account_id == account_id).order_by(Posting.id.desc()).limit(limit))
+    if before_id is not None:
+        stmt = stmt.where(Posting.id < before_id)
+    return list(db.session.execute(stmt))

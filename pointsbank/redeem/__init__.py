@@ -1,0 +1,1 @@
+"""Shops, vouchers, QR codes, redemptions and settlement."""

@@ -1,0 +1,221 @@
+"""Redemption: the moment a voucher becomes rice and cooking oil at a partner shop.
+
+``redeem(cashier, code, points)`` takes what the QR carries (a signed token) or the typed
+short code, and in ONE ledger transaction moves the points rung up from the escrow to the
+shop and the rest of the face value back to the household::
+
+    voucher of 50 points, 30 rung up:   vouchers −50, shop +30, household +20
+
+Order of checks, each refusal moving nothing:
+
+1. the code's shape: a token (``PB1.…``) or digits (spaces and dashes ignored); else 400
+   ``voucher_code_malformed``;
+2. a token's signature, against the community key it names, before the voucher is read
+   (422 ``voucher_forged``); for a short code, the guess throttle per cashier and per shop
+   (429), its check digit (400, and it counts as a guess), then the lookup — one lookup per
+   shop at a time, so the throttle's count-then-record holds under any concurrency;
+3. the shop must partner with the voucher's community: otherwise the answer is exactly the
+   unknown-voucher answer (404 ``voucher_not_found``), so a stranger learns nothing;
+4. the voucher row is locked (``FOR UPDATE``) and its state checked: redeemed 409, cancelled
+   409, expired 410; more points than its face value 422.
+
+The unique ``redemptions.voucher_id`` is the last line of defence behind the row lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import exc as sa_exc
+
+from pointsbank import clock
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy, throttle
+from pointsbank.auth.models import User
+from pointsbank.community.models import Community
+from pointsbank.database import is_postgresql, lock_for_update
+from pointsbank.errors import NotFound
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.pagination import keyset_page
+from pointsbank.redeem import keys, shops, shortcode, tokens
+from pointsbank.redeem.models import Redemption, ShopPartnership, Voucher
+from pointsbank.redeem.services import (PointsExceedVoucher, PointsNotPositive, RedemptionAlreadyReversed,
+                                        RedemptionNotFound, ShopInactive, VoucherAlreadyRedeemed, VoucherCodeMalformed,
+                                        VoucherForged, VoucherNotFound, ensure_redeemable, lock_voucher, receipt_view)
+from pointsbank.redeem.vouchers import return_points
+
+GUESS_SCOPE_CASHIER = "shortcode:cashier"
+GUESS_SCOPE_SHOP = "shortcode:shop"
+
+#: first half of the advisory-lock key that serialises a shop's short-code lookups
+_GUESS_LOCK_NAMESPACE = 0x7062_6763  # "pbgc"
+
+
+def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
+    policy.require_role(actor, "cashier")
+    if points < 1:
+        raise PointsNotPositive()
+    code = code.strip() if isinstance(code, str) else ""
+    is_token = tokens.looks_like_token(code)
+    if not is_token and not shortcode.looks_like_short_code(code):
+        raise VoucherCodeMalformed()
+    if not is_token:
+        _check_guesses(actor, actor.shop_id)  # over the limit: refused before anything else is read
+    shop = shops.cashier_shop(actor)
+    if not shop.is_active:
+        raise ShopInactive()
+    signed: tuple[str, tokens.Claims] | None = None
+    if is_token:
+        signed = _by_token(code, shop.id)
+        voucher_id = signed[1].voucher_id
+    else:
+        voucher_id = _by_short_code(actor, shop.id, shortcode.normalize(code))
+
+    voucher = lock_voucher(voucher_id)
+    if signed is not None:
+        kid, claims = signed
+        if (voucher.kid, voucher.community_id, voucher.points, int(voucher.expires_at.timestamp())) != (
+                kid, claims.community_id, claims.points, claims.expires_at):
+            raise VoucherForged()  # signed by the community, but not what was issued as this voucher
+    now = clock.now()
+    ensure_redeemable(voucher, now=now, shop_id=shop.id)
+    if points > voucher.points:
+        raise PointsExceedVoucher(voucher_points=voucher.points, points=points,
+                                  details={"voucher_points": voucher.points})
+
+    community = db.session.get(Community, voucher.community_id)
+    returned = voucher.points - points
+    escrow = ledger.system_accounts(voucher.community_id)["vouchers"]
+    posted = ledger.post(voucher.community_id, "redemption",
+                         [(escrow, -voucher.points), (ledger.shop_account(voucher.community_id, shop.id), points),
+                          (ledger.household_account_id(voucher.household_id), returned)],
+                         actor_id=actor.id, reference=("voucher", voucher.id))
+    redemption = Redemption(community_id=voucher.community_id, voucher_id=voucher.id, shop_id=shop.id,
+                            cashier_id=actor.id, points=points, returned_points=returned,
+                            point_value_fen=community.point_value_fen, value_fen=points * community.point_value_fen,
+                            transaction_id=posted.transaction_id, created_at=posted.created_at)
+    db.session.add(redemption)
+    try:
+        db.session.flush()
+    except sa_exc.IntegrityError as error:  # behind the row lock this cannot happen; if it does, refuse
+        raise VoucherAlreadyRedeemed() from error
+    voucher.status = "redeemed"
+    voucher.closing_transaction_id = posted.transaction_id
+    voucher.closed_at = posted.created_at
+    audit.record(actor, "voucher.redeem", community_id=voucher.community_id, target=redemption,
+                 data={"voucher_id": voucher.id, "shop_id": shop.id, "points": points, "returned_points": returned,
+                       "value_fen": redemption.value_fen})
+    db.session.flush()
+    return receipt_view(redemption, shop.name)
+
+
+def _partner_of(community_id: int, shop_id: int) -> bool:
+    return db.session.get(ShopPartnership, (community_id, shop_id)) is not None
+
+
+def _by_token(token: str, shop_id: int) -> tuple[str, tokens.Claims]:
+    """(kid, claims) of a token whose signature verifies and whose community partners the shop."""
+    try:
+        kid, _ = tokens.peek(token)
+        known = keys.public_key(kid)
+        if known is None:
+            raise VoucherForged()
+        claims = tokens.verify(token, {kid: known[1]})
+    except tokens.MalformedToken:
+        raise VoucherCodeMalformed() from None
+    except tokens.ForgedToken:
+        raise VoucherForged() from None
+    if claims.community_id != known[0]:
+        raise VoucherForged()
+    if not _partner_of(claims.community_id, shop_id):
+        raise VoucherNotFound()
+    return kid, claims
+
+
+def _check_guesses(actor: User, shop_id: int) -> None:
+    cfg = current_app.config
+    window = int(cfg["REDEEM_GUESS_WINDOW_MINUTES"]) * 60
+    throttle.check(GUESS_SCOPE_CASHIER, str(actor.id), int(cfg["REDEEM_GUESSES_PER_CASHIER"]), window)
+    throttle.check(GUESS_SCOPE_SHOP, str(shop_id), int(cfg["REDEEM_GUESSES_PER_SHOP"]), window)
+
+
+def _failed_guess(actor: User, shop_id: int, error: Exception) -> Exception:
+    """Record a failed short-code guess for both throttles; the refusal commits the record."""
+    throttle.hit(GUESS_SCOPE_CASHIER, str(actor.id))
+    throttle.hit(GUESS_SCOPE_SHOP, str(shop_id))
+    error.keeps_changes = True  # type: ignore[attr-defined]
+    return error
+
+
+def _by_short_code(actor: User, shop_id: int, digits: str) -> str:
+    """The voucher id of a short code; the caller has checked the throttle once already."""
+    if is_postgresql():
+        # count-then-record is only exact if one short-code lookup per shop runs at a time, so
+        # check again under a per-shop lock, held until the use case commits (a few ms);
+        # SQLite's write lock already serialises it.
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_GUESS_LOCK_NAMESPACE, shop_id)))
+        _check_guesses(actor, shop_id)
+    if not shortcode.is_valid(digits):
+        raise _failed_guess(actor, shop_id, VoucherCodeMalformed())
+    found = lookup_short_code(digits)
+    if found is None or not _partner_of(found[1], shop_id):
+        raise _failed_guess(actor, shop_id, VoucherNotFound())
+    return found[0]
+
+
+def lookup_short_code(digits: str) -> tuple[str, int] | None:
+    """(voucher id, community id) of a short code, or None."""
+    row = db.session.execute(sa.select(Voucher.id, Voucher.community_id).where(Voucher.short_code == digits)).first()
+    return (row.id, row.community_id) if row is not None else None
+
+
+# --- lists and corrections -----------------------------------------------------------------
+
+def list_shop_redemptions(actor: User, shop_id: int, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """A shop's redemptions, newest first: its cashiers see all of them, staff and admins
+    those of their communities. Receipts only: never a household's balance."""
+    shop = shops.shop_for(actor, shop_id, "admin", "staff", "cashier")
+    stmt = sa.select(Redemption).where(Redemption.shop_id == shop.id)
+    if actor.role == "staff":
+        stmt = stmt.where(Redemption.community_id == actor.community_id)
+    elif actor.role == "admin":
+        scope = policy.admin_community_ids(actor)
+        if scope is not None:
+            stmt = stmt.where(Redemption.community_id.in_(scope or {-1}))
+    page = keyset_page(stmt, Redemption.id, limit=limit, cursor=cursor)
+    page["items"] = [receipt_view(r, shop.name) for r in page["items"]]
+    return page
+
+
+def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[str, Any]:
+    """Undo a redemption after the fact (staff or admin of the voucher's community): the
+    redemption's transaction is reversed exactly (escrow +face, shop −points, household −rest),
+    then the face value leaves the escrow for the household, so the household gets back
+    every point the shop had taken and the escrow holds nothing for a closed voucher. The
+    voucher stays redeemed; ``reversed_at`` marks the receipt."""
+    redemption = db.session.scalar(lock_for_update(sa.select(Redemption).where(Redemption.id == redemption_id))
+                                   .execution_options(populate_existing=True))
+    if redemption is None:
+        raise RedemptionNotFound()
+    try:
+        policy.community_for(actor, redemption.community_id, "admin", "staff")
+    except NotFound:
+        raise RedemptionNotFound() from None
+    voucher = db.session.get(Voucher, redemption.voucher_id)
+    policy.ensure_not_own_household(actor, voucher.household_id)
+    if redemption.reversed_at is not None:
+        raise RedemptionAlreadyReversed()
+    memo = reason[:255]
+    reversal = ledger.reverse(redemption.transaction_id, community_id=redemption.community_id, actor_id=actor.id,
+                              memo=memo, reference=("redemption", redemption.id))
+    return_points(voucher, kind="voucher_return", actor_id=actor.id)
+    redemption.reversed_at = reversal.created_at
+    redemption.reversal_transaction_id = reversal.transaction_id
+    audit.record(actor, "redemption.reverse", community_id=redemption.community_id, target=redemption,
+                 data={"voucher_id": voucher.id, "shop_id": redemption.shop_id, "points": redemption.points,
+                       "reason": reason})
+    db.session.flush()
+    return receipt_view(redemption)

@@ -1,0 +1,211 @@
+"""Vouchers: drawn from a household's redeemable points into the community's escrow.
+
+``issue_voucher(resident, points=30)`` posts ``household −30, vouchers +30`` with the
+household's floor at the community's base (the ledger locks the household row, so concurrent
+vouchers can never draw more than is redeemable), and answers the voucher with its signed
+token and its short code::
+
+    {"id": "9f…", "points": 30, "short_code": "5724 9810 3665 4214", "token": "PB1.…",
+     "expires_at": "2026-05-16T02:00:00+00:00", "status": "issued", …}
+
+Cancelling posts ``vouchers −30, household +30``. The token is not stored: Ed25519 is
+deterministic, so signing the voucher's claims again with the key it names gives the same
+token; QR images of it are rendered once per process and kept in a small LRU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from pointsbank import clock
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy
+from pointsbank.auth.models import User
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.pagination import page_of
+from pointsbank.redeem import keys, qr, shortcode, tokens
+from pointsbank.redeem.models import Redemption, Voucher
+from pointsbank.redeem.services import (HouseholdRequired, PointsNotPositive, effective_status, ensure_redeemable,
+                                        lock_voucher, receipt_view, voucher_for)
+
+API = "/api/v1"
+
+
+# --- issue ---------------------------------------------------------------------------------
+
+def issue_voucher(actor: User, *, points: int, household_id: int | None = None) -> dict[str, Any]:
+    """A resident for their own household; staff for any household of their community but
+    their own (conflict of interest)."""
+    policy.require_role(actor, "resident", "staff")
+    if actor.role == "resident" and household_id is None:
+        household_id = actor.household_id
+    if household_id is None:
+        raise HouseholdRequired()
+    household = policy.household_for(actor, household_id, "resident", "staff")
+    if actor.role == "staff":
+        policy.ensure_not_own_household(actor, household.id)
+    if points < 1:
+        raise PointsNotPositive()
+    community = household.community
+    voucher_id = secrets.token_hex(16)
+    account = ledger.household_account_id(household.id)
+    escrow = ledger.system_accounts(community.id)["vouchers"]
+    posted = ledger.post(community.id, "voucher_issue", [(account, -points), (escrow, points)], actor_id=actor.id,
+                         reference=("voucher", voucher_id), minimums={account: community.base_points})
+    pair = keys.active_key(community.id)
+    voucher = Voucher(id=voucher_id, community_id=community.id, household_id=household.id, points=points,
+                      short_code=_fresh_short_code(), kid=pair.kid, status="issued",
+                      expires_at=(posted.created_at + timedelta(hours=community.voucher_ttl_hours)).replace(microsecond=0),
+                      created_by_id=actor.id, issue_transaction_id=posted.transaction_id, created_at=posted.created_at)
+    db.session.add(voucher)
+    db.session.flush()
+    audit.record(actor, "voucher.issue", community_id=community.id, target=voucher,
+                 data={"household_id": household.id, "points": points})
+    return voucher_view(voucher, token=token_of(voucher, pair))
+
+
+def _fresh_short_code() -> str:
+    # 10^15 random codes: a clash is astronomically rare, but the unique key must never be the one to notice
+    for _ in range(5):
+        code = shortcode.generate()
+        if db.session.scalar(sa.select(Voucher.id).where(Voucher.short_code == code)) is None:
+            return code
+    raise RuntimeError("could not draw an unused short code")
+
+
+def token_of(voucher: Voucher, pair: tokens.KeyPair | None = None) -> str:
+    pair = pair or keys.keypair_for_kid(voucher.kid)
+    return tokens.sign(pair, tokens.Claims(voucher_id=voucher.id, community_id=voucher.community_id,
+                                           points=voucher.points, expires_at=int(voucher.expires_at.timestamp())))
+
+
+def voucher_view(voucher: Voucher, *, token: str | None = None, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "id": voucher.id, "community_id": voucher.community_id, "household_id": voucher.household_id,
+        "points": voucher.points, "status": effective_status(voucher), "expires_at": voucher.expires_at,
+        "short_code": shortcode.format(voucher.short_code), "token": token,
+        "qr_png_url": f"{API}/vouchers/{voucher.id}/qr.png", "qr_svg_url": f"{API}/vouchers/{voucher.id}/qr.svg",
+        "created_at": voucher.created_at, "closed_at": voucher.closed_at, "receipt": receipt,
+    }
+
+
+# --- read ----------------------------------------------------------------------------------
+
+def get_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
+    """One voucher with its token, and once redeemed its receipt."""
+    voucher = voucher_for(actor, voucher_id, "admin", "staff", "resident")
+    redemption = db.session.scalar(sa.select(Redemption).where(Redemption.voucher_id == voucher.id)) \
+        if voucher.status == "redeemed" else None
+    return voucher_view(voucher, token=token_of(voucher),
+                        receipt=receipt_view(redemption) if redemption is not None else None)
+
+
+def list_household_vouchers(actor: User, household_id: int, *, status: str | None = None, limit: int = 50,
+                            cursor: str | None = None) -> dict[str, Any]:
+    """A household's vouchers, newest first (ordered by their issue transaction)."""
+    policy.household_for(actor, household_id, "admin", "staff", "resident")
+    stmt = sa.select(Voucher).where(Voucher.household_id == household_id)
+    now = clock.now()
+    if status == "issued":
+        stmt = stmt.where(Voucher.status == "issued", Voucher.expires_at > now)
+    elif status == "expired":
+        stmt = stmt.where(sa.or_(Voucher.status == "expired",
+                                 sa.and_(Voucher.status == "issued", Voucher.expires_at <= now)))
+    elif status is not None:
+        stmt = stmt.where(Voucher.status == status)
+    if cursor is not None:
+        stmt = stmt.where(Voucher.issue_transaction_id < int(cursor))
+    rows = list(db.session.scalars(stmt.order_by(Voucher.issue_transaction_id.desc()).limit(limit + 1)))
+    page = page_of(rows, limit, lambda v: v.issue_transaction_id)
+    page["items"] = [voucher_view(v) for v in page["items"]]
+    return page
+
+
+# --- QR images -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QrImage:
+    body: bytes
+    mimetype: str
+    etag: str
+    max_age: int
+
+
+class _Lru:
+    """A small thread-safe LRU of rendered images (a token never changes, nor its image)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[bytes, str] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], value: tuple[bytes, str]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+qr_cache = _Lru(1024)
+_MIMETYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def voucher_qr(actor: User, voucher_id: str, kind: str) -> QrImage:
+    """The QR image of an open voucher's token (``kind`` png or svg), cacheable until it expires."""
+    voucher = voucher_for(actor, voucher_id, "admin", "staff", "resident")
+    now = clock.now()
+    ensure_redeemable(voucher, now=now)
+    cached = qr_cache.get((voucher.id, kind))
+    if cached is None:
+        token = token_of(voucher)
+        body = qr.render_png(token) if kind == "png" else qr.render_svg(token)
+        cached = (body, hashlib.sha256(body).hexdigest()[:32])
+        qr_cache.put((voucher.id, kind), cached)
+    return QrImage(body=cached[0], mimetype=_MIMETYPES[kind], etag=cached[1],
+                   max_age=max(0, int((voucher.expires_at - now).total_seconds())))
+
+
+# --- cancel --------------------------------------------------------------------------------
+
+def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
+    """Take an open voucher back: its points return to the household. A voucher whose time
+    has run out but that the expiry job has not reached yet is closed as expired, the same way."""
+    voucher = voucher_for(actor, voucher_id, "staff", "resident")
+    voucher = lock_voucher(voucher.id)
+    now = clock.now()
+    if voucher.status != "issued":
+        ensure_redeemable(voucher, now=now)
+    expired = voucher.expires_at <= now
+    posted = return_points(voucher, kind="expiry" if expired else "voucher_return", actor_id=actor.id)
+    voucher.status = "expired" if expired else "cancelled"
+    voucher.closing_transaction_id = posted.transaction_id
+    voucher.closed_at = posted.created_at
+    audit.record(actor, "voucher.cancel", community_id=voucher.community_id, target=voucher,
+                 data={"household_id": voucher.household_id, "points": voucher.points, "status": voucher.status})
+    db.session.flush()
+    return voucher_view(voucher)
+
+
+def return_points(voucher: Voucher, *, kind: str, actor_id: int | None) -> ledger.Posted:
+    """``vouchers −points, household +points`` for a voucher that closes without a redemption."""
+    escrow = ledger.system_accounts(voucher.community_id)["vouchers"]
+    account = ledger.household_account_id(voucher.household_id)
+    return ledger.post(voucher.community_id, kind, [(escrow, -voucher.points), (account, voucher.points)],
+                       actor_id=actor_id, reference=("voucher", voucher.id))

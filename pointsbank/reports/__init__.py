@@ -1,0 +1,1 @@
+"""The quarterly round: settlement statements, notice boards, rankings, resets and exports."""

@@ -1,0 +1,92 @@
+"""Settlement statements and their lines, and the published notice boards.
+
+* One statement per (community, shop, period): ``draft → confirmed → paid``. Its totals are
+  the sums of its lines, computed by the database (``INSERT … SELECT``, ``GROUP BY``).
+* A line is a redemption of the period (``kind='redemption'``, at the fen value fixed when
+  it happened) or an adjustment (``kind='adjustment'``): a redemption that was reversed after
+  the statement holding it was confirmed, carried with the opposite sign into the shop's next
+  statement. A redemption appears at most once per kind (unique key), so it is never paid
+  twice and never taken back twice.
+* A notice board is the frozen JSON of a period's publication: ranking, champion, totals per
+  category and grid, records open to objection, and for a year its best families.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.extensions import db
+
+STATEMENT_STATUSES = ("draft", "confirmed", "paid")
+LINE_KINDS = ("redemption", "adjustment")
+
+
+class SettlementStatement(db.Model):
+    __tablename__ = "settlement_statements"
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "shop_id", "period"),
+        sa.CheckConstraint(sa.text("status IN ('draft','confirmed','paid')"), name="status"),
+        sa.CheckConstraint("count >= 0 AND adjustment_count >= 0", name="counts_nonnegative"),
+        sa.Index("ix_settlement_statements_community_id_period", "community_id", "period"),
+        sa.Index("ix_settlement_statements_shop_id_id", "shop_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
+    period: Mapped[str] = mapped_column(sa.String(6))
+    status: Mapped[str] = mapped_column(sa.String(16), default="draft")
+    #: redemptions of the period on the statement
+    count: Mapped[int] = mapped_column(default=0)
+    #: net points and fen owed: redemptions plus (negative) adjustments
+    points: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    adjustment_count: Mapped[int] = mapped_column(default=0)
+    adjustment_points: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    adjustment_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    #: the ledger transaction shop → settled (none when nothing net was owed)
+    transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+
+
+class SettlementLine(db.Model):
+    __tablename__ = "settlement_lines"
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "redemption_id", "kind"),
+        sa.CheckConstraint(sa.text("kind IN ('redemption','adjustment')"), name="kind"),
+        sa.Index("ix_settlement_lines_statement_id_id", "statement_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    statement_id: Mapped[int] = mapped_column(sa.ForeignKey("settlement_statements.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    redemption_id: Mapped[int] = mapped_column(sa.ForeignKey("redemptions.id"))
+    #: when the redemption (or, for an adjustment, its reversal) happened
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    points: Mapped[int] = mapped_column(sa.BigInteger)
+    point_value_fen: Mapped[int] = mapped_column()
+    value_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    #: an adjustment's origin: the confirmed statement that paid the redemption
+    origin_statement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("settlement_statements.id"))
+
+
+class NoticeBoard(db.Model):
+    __tablename__ = "notice_boards"
+    __table_args__ = (sa.UniqueConstraint("community_id", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    period: Mapped[str] = mapped_column(sa.String(6))
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Rule books (YAML), the pure scoring engine, behaviour records, approval and objections."""

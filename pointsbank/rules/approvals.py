@@ -1,0 +1,77 @@
+"""Approving and rejecting pending records: four eyes, or six.
+
+Invariants:
+
+* only staff decide, never the one who recorded it (``second_person_required``), never a
+  member of the record's household (``conflict_of_interest``);
+* each staff member counts once (``already_approved``; unique (record, approver));
+* the record posts — once — when its approvals reach ``approvals_required``; the record row
+  is locked while deciding, so two approvers at the same moment cannot both post it;
+* a rejected record scores 0 and gives its reserved cap back; every decision is audited.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pointsbank import clock
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy
+from pointsbank.auth.models import User
+from pointsbank.errors import NotFound
+from pointsbank.extensions import db
+from pointsbank.rules import listing, services as books
+from pointsbank.rules.errors import AlreadyApproved, RecordNotPending, SecondPersonRequired
+from pointsbank.rules.models import BehaviourRecord, RecordApproval
+from pointsbank.rules.records import post_record
+
+
+def locked_record(record_id: int) -> BehaviourRecord | None:
+    stmt = sa.select(BehaviourRecord).where(BehaviourRecord.id == record_id).execution_options(populate_existing=True)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def _pending_for_decision(actor: User, record_id: int) -> BehaviourRecord:
+    policy.require_role(actor, "staff")
+    record = locked_record(record_id)
+    if record is None:
+        raise NotFound()
+    policy.household_for(actor, record.household_id, "staff")
+    if record.status != "pending":
+        raise RecordNotPending(status=record.status, details={"status": record.status})
+    if record.recorded_by_id == actor.id:
+        raise SecondPersonRequired()
+    policy.ensure_not_own_household(actor, record.household_id)
+    return record
+
+
+def approve(actor: User, record_id: int) -> BehaviourRecord:
+    record = _pending_for_decision(actor, record_id)
+    approvers = set(db.session.scalars(sa.select(RecordApproval.approver_id)
+                                       .where(RecordApproval.record_id == record.id)))
+    if actor.id in approvers:
+        raise AlreadyApproved()
+    db.session.add(RecordApproval(community_id=record.community_id, record_id=record.id, approver_id=actor.id,
+                                  created_at=clock.now()))
+    approvers.add(actor.id)
+    if len(approvers) >= record.approvals_required:
+        record.decided_at = clock.now()
+        rule = books.book_of(record.rulebook_version_id).rule(record.rule_code)
+        post_record(record, actor.id, rule.name_zh if rule else record.rule_code)
+    db.session.flush()
+    audit.record(actor, "record.approve", community_id=record.community_id, target=record,
+                 data={"approvals": len(approvers), "approvals_required": record.approvals_required,
+                       "status": record.status, "points": record.points})
+    return listing.decorate([record])[0]
+
+
+def reject(actor: User, record_id: int, *, reason: str) -> BehaviourRecord:
+    record = _pending_for_decision(actor, record_id)
+    record.status, record.decided_at, record.points = "rejected", clock.now(), 0
+    record.reasons = [*record.reasons, {"code": "rejected", "params": {"reason": reason}}]
+    db.session.flush()
+    audit.record(actor, "record.reject", community_id=record.community_id, target=record,
+                 data={"reason": reason, "requested_points": record.requested_points})
+    return listing.decorate([record])[0]

@@ -1,0 +1,242 @@
+"""Bulk import of behaviour records: checking and scoring the rows (see ``importer``).
+
+Invariants:
+
+* every row is validated before anything is written, and every bad row is reported with its
+  line (the header is line 1) and each reason; nothing is written unless ``post`` is set,
+  and then only the valid rows;
+* a re-import never double-posts: each row's ``import_key`` is the SHA-256 of (community,
+  household number, rule, date, quantity, resident, note, and how many identical rows came
+  before it in the file), unique per community; rows whose key exists are skipped and
+  reported as ``already_imported``;
+* caps apply row by row in file order, on top of what the households already have: usage is
+  read once for all households, rules and years of the file, after their accounts are locked,
+  and carried forward in memory;
+* lookups are batched (households by number, residents, existing keys, usage); each record
+  is posted through ``ledger.post``.
+
+Example: a row ``A-001, volunteer_hour, 2026/4/3, 3`` posts 6 points (2 a point an hour) or
+fewer if the month's cap is near; ``A-999, …`` is reported as ``unknown_household`` on its line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from pointsbank import clock
+from pointsbank.auth.models import User
+from pointsbank.community.models import Community, Household, Resident
+from pointsbank.extensions import db
+from pointsbank.rules import reasons as reason_text, services as books, tabular
+from pointsbank.rules.engine import Decision, Usage, evaluate, period_key
+from pointsbank.rules.models import BehaviourRecord
+from pointsbank.rules.records import SCORING_STATUSES, lock_households
+from pointsbank.rules.rulebook import PERIODS, Rule
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 1000
+
+ROW_MESSAGES = {
+    "missing_value": _l("%(column)s is empty."),
+    "unknown_household": _l("Household number %(number)s is not registered in this community."),
+    "unknown_rule": _l("There is no rule %(rule_code)s in rule book %(version)s."),
+    "bad_date": _l("%(value)s is not a date like 2026-04-03 or 2026/4/3."),
+    "future_date": _l("%(occurred_on)s is in the future."),
+    "before_rulebook": _l("No rule book was in force on %(occurred_on)s."),
+    "bad_quantity": _l("The quantity must be a whole number of at least 1 (got %(value)s)."),
+    "unknown_resident": _l("%(resident)s is not a member of household %(number)s."),
+    "note_too_long": _l("The note is longer than 500 characters."),
+    "conflict_of_interest": _l("You may not record points for your own household."),
+    "already_imported": _l("This row was imported before; skipped."),
+    "too_long": _l("%(column)s is longer than %(max)s characters."),
+    "duplicate_number": _l("Household number %(number)s appears again (first on line %(first)s)."),
+    "already_exists": _l("Household number %(number)s is already registered; skipped."),
+    "too_many_members": _l("At most %(max)s members per household."),
+}
+SKIPS = ("already_imported", "already_exists")
+
+
+@dataclass
+class Candidate:
+    line: int
+    household_id: int
+    resident_id: int | None
+    version: books.BookVersion
+    rule: Rule
+    occurred_on: date
+    quantity: int
+    note: str | None
+    key: str
+    decision: Decision | None = None
+
+
+@dataclass
+class Report:
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    posted: int = 0
+    pending: int = 0
+    skipped: int = 0
+    points: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    bad_lines: set[int] = field(default_factory=set)
+
+    def fail(self, line: int, code: str, **params: Any) -> None:
+        template = ROW_MESSAGES.get(code)
+        text = str(template) % params if template is not None else reason_text.message(code, params)
+        self.errors.append({"line": line, "code": code, "reason": text})
+        if code not in SKIPS:
+            self.bad_lines.add(line)
+
+    def as_dict(self) -> dict[str, Any]:
+        self.errors.sort(key=lambda e: e["line"])
+        return {"rows": self.rows, "valid": self.valid, "invalid": self.invalid, "posted": self.posted,
+                "pending": self.pending, "skipped": self.skipped, "points": self.points, "errors": self.errors}
+
+
+def import_key(community_id: int, number: str, rule_code: str, day: date, quantity: int, resident: str | None,
+               note: str | None, occurrence: int) -> str:
+    text = "\x1f".join([str(community_id), number, rule_code, day.isoformat(), str(quantity), resident or "",
+                        note or "", str(occurrence)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _chunks(values: list[Any]):
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def _households(community_id: int, numbers: set[str]) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    by_number: dict[str, int] = {}
+    for chunk in _chunks(sorted(numbers)):
+        by_number.update(db.session.execute(sa.select(Household.number, Household.id).where(
+            Household.community_id == community_id, Household.number.in_(chunk))).tuples().all())
+    residents: dict[int, dict[str, int]] = defaultdict(dict)
+    for chunk in _chunks(sorted(by_number.values())):
+        for resident_id, household_id, name in db.session.execute(
+                sa.select(Resident.id, Resident.household_id, Resident.name)
+                .where(Resident.household_id.in_(chunk)).order_by(Resident.id)):
+            residents[household_id].setdefault(name.strip(), resident_id)
+    return by_number, residents
+
+
+def _existing_keys(community_id: int, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        found.update(db.session.scalars(sa.select(BehaviourRecord.import_key).where(
+            BehaviourRecord.community_id == community_id, BehaviourRecord.import_key.in_(chunk))))
+    return found
+
+
+def _usage(community_id: int, candidates: list[Candidate]) -> dict[tuple, list[int]]:
+    """(household, rule, period, key) → [points, scoring count], for capped rules only."""
+    capped = [c for c in candidates if c.rule.caps]
+    usage: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    if not capped:
+        return usage
+    codes = sorted({c.rule.code for c in capped})
+    years = sorted({period_key("year", c.occurred_on) for c in capped})
+    record = BehaviourRecord
+    for chunk in _chunks(sorted({c.household_id for c in capped})):
+        rows = db.session.execute(
+            sa.select(record.household_id, record.rule_code, record.month_key, record.quarter_key, record.year_key,
+                      sa.func.sum(record.points), sa.func.count(sa.case((record.points != 0, 1))))
+            .where(record.community_id == community_id, record.household_id.in_(chunk),
+                   record.rule_code.in_(codes), record.year_key.in_(years), record.status.in_(SCORING_STATUSES))
+            .group_by(record.household_id, record.rule_code, record.month_key, record.quarter_key, record.year_key))
+        for household_id, code, month, quarter, year, points, count in rows:
+            for period, key in (("month", month), ("quarter", quarter), ("year", year)):
+                slot = usage[(household_id, code, period, key)]
+                slot[0] += int(points or 0)
+                slot[1] += int(count or 0)
+    return usage
+
+
+def _parse(report: Report, row: tabular.Row, today: date) -> tuple | None:
+    """(number, rule code, day, quantity, resident, note) of a row, or None after reporting why not."""
+    cells, line = row.cells, row.line
+    number, code = tabular.text(cells.get("household_number")), tabular.text(cells.get("rule_code"))
+    raw_day, raw_quantity = cells.get("occurred_on"), cells.get("quantity")
+    resident, note = tabular.text(cells.get("resident")), tabular.text(cells.get("note"))
+    for column, value in (("household_number", number), ("rule_code", code), ("occurred_on", tabular.text(raw_day))):
+        if value is None:
+            report.fail(line, "missing_value", column=column)
+    day = tabular.day(raw_day) if tabular.text(raw_day) is not None else None
+    if tabular.text(raw_day) is not None and day is None:
+        report.fail(line, "bad_date", value=tabular.text(raw_day))
+    elif day is not None and day > today:
+        report.fail(line, "future_date", occurred_on=day.isoformat())
+    quantity = 1 if tabular.text(raw_quantity) is None else tabular.whole_number(raw_quantity)
+    if quantity is None:
+        report.fail(line, "bad_quantity", value=tabular.text(raw_quantity))
+    if note is not None and len(note) > 500:
+        report.fail(line, "note_too_long")
+    if line in report.bad_lines:
+        return None
+    return number, code, day, quantity, resident, note
+
+
+def validate(community: Community, actor: User | None, rows: list[tabular.Row], report: Report,
+             progress: Progress | None) -> list[Candidate]:
+    today = clock.today_in(community.timezone)
+    parsed = [(row, _parse(report, row, today)) for row in rows]
+    by_number, residents = _households(community.id, {p[0] for _, p in parsed if p})
+    versions = books.all_versions(community.id)
+    seen: Counter = Counter()
+    candidates = []
+    for row, values in parsed:
+        if values is None:
+            continue
+        number, code, day, quantity, resident, note = values
+        household_id = by_number.get(number)
+        version = books.pick(versions, day)
+        rule = version.book.rule(code) if version else None
+        if household_id is None:
+            report.fail(row.line, "unknown_household", number=number)
+        elif actor is not None and actor.household_id == household_id:
+            report.fail(row.line, "conflict_of_interest")
+        if version is None:
+            report.fail(row.line, "before_rulebook", occurred_on=day.isoformat())
+        elif rule is None:
+            report.fail(row.line, "unknown_rule", rule_code=code, version=version.version)
+        resident_id = residents.get(household_id, {}).get(resident) if resident else None
+        if resident and household_id is not None and resident_id is None:
+            report.fail(row.line, "unknown_resident", resident=resident, number=number)
+        identity = (number, code, day, quantity, resident, note)
+        seen[identity] += 1
+        if row.line not in report.bad_lines:
+            candidates.append(Candidate(row.line, household_id, resident_id, version, rule, day, quantity, note,
+                                        import_key(community.id, *identity, seen[identity] - 1)))
+    return candidates
+
+
+def score(community: Community, candidates: list[Candidate], report: Report, progress: Progress | None) -> None:
+    """Caps row by row in file order, on top of the households' usage."""
+    usage = _usage(community.id, candidates)
+    for done, candidate in enumerate(candidates, start=1):
+        rule, day = candidate.rule, candidate.occurred_on
+        keys = {period: period_key(period, day) for period in PERIODS}
+        decision = evaluate(rule, quantity=candidate.quantity, occurred_on=day, has_evidence=False,
+                            usage={p: Usage(*usage[(candidate.household_id, rule.code, p, keys[p])])
+                                   for p in {cap.period for cap in rule.caps}},
+                            book_effective_from=candidate.version.effective_from)
+        if decision.status == "refused":
+            for reason in decision.reasons:
+                report.fail(candidate.line, reason.code, **reason.params)
+            continue
+        candidate.decision = decision
+        if rule.caps:
+            for period in PERIODS:
+                slot = usage[(candidate.household_id, rule.code, period, keys[period])]
+                slot[0] += decision.points
+                slot[1] += 1 if decision.points else 0
+        if progress and done % 500 == 0:
+            progress("score", done, len(candidates))

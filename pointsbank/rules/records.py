@@ -1,0 +1,261 @@
+"""Behaviour records: score one (or a group), keep it, post it through the ledger.
+
+Invariants:
+
+* a household's usage of a rule in a cap period is the sum of the points, and the count of
+  the scoring (non-zero) records, of its records under that rule in that period whose status
+  is pending, posted, objected or upheld — pending records reserve their points, rejected and
+  reversed ones give them back;
+* caps hold under concurrency: the household's ledger account row is locked
+  (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises
+  writers) *before* usage is read, so two records never both pass a cap;
+* a posted record with points ≠ 0 has exactly one ledger transaction, ``award`` or
+  ``deduction``, ``issuance → household`` referencing ``("record", id)``; a 0-point record is
+  posted without one, its reasons kept;
+* a resident's claim (``is_claim``) always waits for at least one staff approval.
+
+Example: 2 points an hour capped at 40 a month, 38 already this month, 3 hours recorded →
+posted with 2 points and the reason ``points_cap_reached``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from pointsbank import clock
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy
+from pointsbank.auth.models import User
+from pointsbank.community.models import Community, Household, Resident
+from pointsbank.errors import NotFound
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.ledger.models import Account
+from pointsbank.rules import listing, reasons as reason_text, services as books
+from pointsbank.rules.engine import Decision, Reason, Usage, evaluate, period_key
+from pointsbank.rules.errors import (ClaimNeedsEvidence, EvidenceNotFound, GroupEmpty, RecordInFuture, RecordRefused,
+                                     ResidentNotInHousehold, UnknownRule)
+from pointsbank.rules.models import BehaviourRecord, Evidence
+from pointsbank.rules.rulebook import PERIODS, Rule
+
+SCORING_STATUSES = ("pending", "posted", "objected", "upheld")
+RECORDING_ROLES = ("staff", "grid_worker", "resident")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A record as the engine sees it: where it stands and what it would score."""
+
+    household: Household
+    resident_id: int | None
+    version: books.BookVersion
+    rule: Rule
+    decision: Decision
+
+
+# --- usage and locks -----------------------------------------------------------------------
+
+def lock_households(household_ids: Iterable[int]) -> None:
+    """Serialise scoring per household: lock their ledger accounts in id order (PostgreSQL)."""
+    ids = sorted(set(household_ids))
+    if ids and db.engine.dialect.name == "postgresql":
+        for start in range(0, len(ids), 1000):
+            db.session.execute(sa.select(Account.id).where(Account.household_id.in_(ids[start:start + 1000]))
+                               .order_by(Account.id).with_for_update())
+
+
+def usage_for(community_id: int, household_id: int, rule: Rule, day: date) -> dict[str, Usage]:
+    """What the household already has under ``rule`` in each of its cap periods around ``day``."""
+    if not rule.caps:
+        return {}
+    record = BehaviourRecord
+    columns = []
+    for period, column in (("month", record.month_key), ("quarter", record.quarter_key), ("year", record.year_key)):
+        key = period_key(period, day)
+        columns += [sa.func.coalesce(sa.func.sum(sa.case((column == key, record.points), else_=0)), 0),
+                    sa.func.count(sa.case((sa.and_(column == key, record.points != 0), 1)))]
+    row = db.session.execute(sa.select(*columns).where(
+        record.community_id == community_id, record.household_id == household_id, record.rule_code == rule.code,
+        record.year_key == period_key("year", day), record.status.in_(SCORING_STATUSES))).one()
+    return {period: Usage(int(row[2 * i]), int(row[2 * i + 1])) for i, period in enumerate(PERIODS)}
+
+
+# --- checks shared by create and evaluate --------------------------------------------------
+
+def check_date(community: Community, day: date) -> None:
+    today = clock.today_in(community.timezone)
+    if day > today:
+        raise RecordInFuture(occurred_on=day.isoformat(), today=today.isoformat())
+
+
+def rule_in(version: books.BookVersion, rule_code: str) -> Rule:
+    rule = version.book.rule(rule_code)
+    if rule is None:
+        raise UnknownRule(rule_code=rule_code, version=version.version,
+                          details={"rulebook_version": version.version})
+    return rule
+
+
+def _resident(household: Household, resident_id: int | None) -> int | None:
+    if resident_id is not None and all(r.id != resident_id for r in household.residents):
+        raise ResidentNotInHousehold(resident_id=resident_id, household_id=household.id)
+    return resident_id
+
+
+def _evidence(actor: User, household_ids: set[int], community_id: int, evidence_id: int | None) -> Evidence | None:
+    """The evidence a record may cite: of the community, of its household or of none, and a
+    resident's own (or its household's)."""
+    if evidence_id is None:
+        return None
+    evidence = db.session.get(Evidence, evidence_id)
+    if (evidence is None or evidence.community_id != community_id
+            or (evidence.household_id is not None and evidence.household_id not in household_ids)
+            or (actor.role == "resident" and evidence.household_id != actor.household_id
+                and evidence.uploaded_by_id != actor.id)):
+        raise EvidenceNotFound(evidence_id=evidence_id)
+    return evidence
+
+
+def _as_claim(decision: Decision) -> Decision:
+    if decision.approvals_required >= 1:
+        return decision
+    return replace(decision, status="pending", approvals_required=1,
+                   reasons=(*decision.reasons, Reason("claim_needs_approval", {"approvals": 1})))
+
+
+def score(actor: User, household: Household, version: books.BookVersion, rule: Rule, *, resident_id: int | None,
+          occurred_on: date, quantity: int, has_evidence: bool) -> Scored:
+    usage = usage_for(household.community_id, household.id, rule, occurred_on)
+    decision = evaluate(rule, quantity=quantity, occurred_on=occurred_on, has_evidence=has_evidence, usage=usage,
+                        book_effective_from=version.effective_from)
+    if decision.status == "refused":
+        stored = reason_text.stored(decision.reasons)
+        raise RecordRefused(stored, [reason_text.message(r["code"], r["params"]) for r in stored])
+    if actor.role == "resident":
+        decision = _as_claim(decision)
+    return Scored(household, resident_id, version, rule, decision)
+
+
+def _prepare(actor: User, household_id: int, rule_code: str, occurred_on: date, resident_id: int | None,
+             evidence: int | None) -> tuple[Household, books.BookVersion, Rule, Evidence | None]:
+    household = policy.household_for(actor, household_id, *RECORDING_ROLES)
+    if actor.role != "resident":
+        policy.ensure_not_own_household(actor, household.id)
+    check_date(household.community, occurred_on)
+    version = books.version_for(household.community_id, occurred_on)
+    rule = rule_in(version, rule_code)
+    _resident(household, resident_id)
+    found = _evidence(actor, {household.id}, household.community_id, evidence)
+    if actor.role == "resident" and found is None:
+        raise ClaimNeedsEvidence()
+    return household, version, rule, found
+
+
+# --- use cases -----------------------------------------------------------------------------
+
+def evaluate_record(actor: User, *, household_id: int, rule_code: str, occurred_on: date, quantity: int = 1,
+                    resident_id: int | None = None, note: str | None = None,
+                    evidence: int | None = None) -> dict[str, Any]:
+    """What a record would score, and why; records nothing."""
+    household, version, rule, found = _prepare(actor, household_id, rule_code, occurred_on, resident_id, evidence)
+    scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
+                   quantity=quantity, has_evidence=found is not None)
+    decision = scored.decision
+    return {"household_id": household.id, "rule_code": rule.code, "category": rule.category,
+            "rule_name": {"zh": rule.name_zh, "en": rule.name_en}, "rulebook_version_id": version.id,
+            "rulebook_version": version.version, "occurred_on": occurred_on, "quantity": quantity,
+            "status": decision.status, "points": decision.points, "requested_points": decision.requested_points,
+            "approvals_required": decision.approvals_required, "capped": decision.capped,
+            "reasons": reason_text.rendered(reason_text.stored(decision.reasons))}
+
+
+def create_record(actor: User, *, household_id: int, rule_code: str, occurred_on: date, quantity: int = 1,
+                  resident_id: int | None = None, note: str | None = None,
+                  evidence: int | None = None) -> BehaviourRecord:
+    household, version, rule, found = _prepare(actor, household_id, rule_code, occurred_on, resident_id, evidence)
+    lock_households([household.id])
+    scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
+                   quantity=quantity, has_evidence=found is not None)
+    record = keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
+                  evidence_id=found.id if found else None)
+    audit.record(actor, "record.create", community_id=household.community_id, target=record,
+                 data={"household_id": household.id, "rule_code": rule.code, "status": record.status,
+                       "points": record.points, "is_claim": record.is_claim})
+    return listing.decorate([record])[0]
+
+
+def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: int = 1, note: str | None = None,
+                 evidence: int | None = None, household_ids: list[int] | None = None,
+                 resident_ids: list[int] | None = None) -> list[BehaviourRecord]:
+    """One activity for many households (or residents), each scored and capped on its own."""
+    policy.require_role(actor, "staff", "grid_worker")
+    targets: list[tuple[Household, int | None]] = []
+    for household_id in dict.fromkeys(household_ids or []):
+        targets.append((policy.household_for(actor, household_id, "staff", "grid_worker"), None))
+    for resident_id in dict.fromkeys(resident_ids or []):
+        resident = db.session.get(Resident, resident_id)
+        if resident is None:
+            raise NotFound()
+        targets.append((policy.household_for(actor, resident.household_id, "staff", "grid_worker"), resident.id))
+    if not targets:
+        raise GroupEmpty()
+    for household, _ in targets:
+        policy.ensure_not_own_household(actor, household.id)
+    community = targets[0][0].community
+    check_date(community, occurred_on)
+    version = books.version_for(community.id, occurred_on)
+    rule = rule_in(version, rule_code)
+    found = _evidence(actor, {h.id for h, _ in targets}, community.id, evidence)
+    lock_households(h.id for h, _ in targets)
+    group_key = uuid.uuid4().hex
+    records = []
+    for household, resident_id in targets:
+        scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
+                       quantity=quantity, has_evidence=found is not None)
+        records.append(keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
+                            evidence_id=found.id if found else None, group_key=group_key))
+    audit.record(actor, "record.group", community_id=community.id, target_type="record_group", target_id=group_key,
+                 data={"rule_code": rule.code, "occurred_on": occurred_on.isoformat(), "records": len(records),
+                       "points": sum(r.points for r in records if r.status == "posted")})
+    return listing.decorate(records)
+
+
+def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note: str | None,
+         evidence_id: int | None, group_key: str | None = None) -> BehaviourRecord:
+    """Store a scored record, and post it when the rule needs no approval."""
+    decision, rule = scored.decision, scored.rule
+    record = BehaviourRecord(
+        community_id=scored.household.community_id, household_id=scored.household.id,
+        resident_id=scored.resident_id, rulebook_version_id=scored.version.id, rule_code=rule.code,
+        category=rule.category, occurred_on=occurred_on, month_key=period_key("month", occurred_on),
+        quarter_key=period_key("quarter", occurred_on), year_key=period_key("year", occurred_on),
+        quantity=quantity, note=note, evidence_id=evidence_id, status="pending", points=decision.points,
+        requested_points=decision.requested_points, approvals_required=decision.approvals_required,
+        reasons=reason_text.stored(decision.reasons), is_claim=actor.role == "resident", group_key=group_key,
+        recorded_by_id=actor.id, created_at=clock.now())
+    db.session.add(record)
+    db.session.flush()
+    if decision.status == "posted":
+        post_record(record, actor.id, rule.name_zh)
+    return record
+
+
+def post_record(record: BehaviourRecord, actor_id: int | None, memo: str) -> None:
+    """Posted now: points through the ledger (none for a 0-point record)."""
+    now = clock.now()
+    record.status, record.posted_at = "posted", now
+    if record.decided_at is None and record.approvals_required:
+        record.decided_at = now
+    if record.points:
+        issuance = ledger.system_accounts(record.community_id)["issuance"]
+        account = ledger.household_account_id(record.household_id)
+        posted = ledger.post(record.community_id, "award" if record.points > 0 else "deduction",
+                             [(issuance, -record.points), (account, record.points)], actor_id=actor_id,
+                             reference=("record", record.id), memo=memo[:255])
+        record.transaction_id = posted.transaction_id
+    db.session.flush()

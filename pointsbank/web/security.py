@@ -1,0 +1,73 @@
+"""Security of the pages: headers on every response, CSRF on every form.
+
+* Every response (pages, API, static files) carries a Content-Security-Policy that allows
+  nothing but the app's own origin — no inline scripts, no inline ``style=""`` attributes,
+  no CDN — plus ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options: DENY``
+  and a ``Permissions-Policy`` that lets only our own pages use the camera (the cashier's
+  scanner). So: JavaScript lives in ``static/js/*.js``, styles in ``static/css/app.css``.
+* CSRF: every non-GET request to a page must carry the form's ``csrf_token`` (or the
+  ``X-CSRFToken`` header for ``fetch``). The JSON API under ``/api/`` is exempt: it
+  authenticates with bearer tokens, which a browser never sends on its own.
+* Pages for a logged-in user are ``Cache-Control: no-store``: a shared phone's back button
+  must not show the previous user's balance after logout.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from pointsbank.errors import error_response
+from pointsbank.extensions import csrf
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+CSRF_FAILED = _l("This form has expired or was not sent by this site. Please go back, reload the page and try again.")
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if g.get("user") is not None and response.mimetype == "text/html" and not request.path.startswith("/api/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def protect_pages() -> None:
+    """CSRF for everything but the bearer-token API (Flask-WTF's own default check is off)."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and not request.path.startswith("/api/"):
+        csrf.protect()
+
+
+def csrf_failed(error: CSRFError) -> Response:
+    return error_response(400, "csrf_failed", str(CSRF_FAILED), {"reason": error.description})
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # set by csrf.init_app; we check in protect_pages
+    app.before_request(protect_pages)
+    app.after_request(add_security_headers)
+    app.register_error_handler(CSRFError, csrf_failed)

@@ -1,0 +1,72 @@
+"""The staff back office (``/staff``): dashboard, households and the community switch.
+
+Every route of the ``staff`` blueprint lives in one of the ``staff_*`` modules imported at the
+bottom (records and approvals, objections and imports, shops and settlements); they attach
+their routes to :data:`bp`, so there is one blueprint, one url prefix and one nav.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+
+from pointsbank.auth import policy
+from pointsbank.auth.current import current_user
+from pointsbank.community import services as community_services
+from pointsbank.ledger import history
+from pointsbank.rules import listing
+from pointsbank.web import queries
+from pointsbank.web.pages import current_community, rule_book, rule_names
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+#: who may open the back office; what each may *do* there is the services' decision
+STAFF_ROLES = ("admin", "staff", "grid_worker")
+
+
+@bp.get("")
+@policy.allow(*STAFF_ROLES)
+def dashboard() -> str:
+    actor = current_user()
+    community = current_community(actor)
+    return render_template("staff/dashboard.html", active="dashboard",
+                           figures=queries.dashboard(actor, community.id))
+
+
+@bp.post("/community")
+@policy.allow("admin")
+def choose_community() -> Response:
+    """An administrator of several communities picks the one the pages work on."""
+    actor = current_user()
+    chosen = community_services.get_community(actor, request.form.get("community_id", type=int) or 0)
+    session["community_id"] = chosen.id
+    return redirect(url_for(".dashboard"))
+
+
+@bp.get("/households")
+@policy.allow(*STAFF_ROLES)
+def households() -> str:
+    actor = current_user()
+    community = current_community(actor)
+    q = (request.args.get("q") or "").strip() or None
+    grid = (request.args.get("grid") or "").strip() or None
+    page = community_services.list_households(actor, community.id, q=q, grid=grid, limit=30,
+                                              cursor=request.args.get("cursor") or None)
+    grids = community_services.list_grids(actor, community.id)
+    return render_template("staff/households.html", active="households", page=page, grids=grids, q=q or "",
+                           grid=grid or "")
+
+
+@bp.get("/households/<int:household_id>")
+@policy.allow(*STAFF_ROLES)
+def household(household_id: int) -> str:
+    actor = current_user()
+    community = current_community(actor)
+    view = community_services.household_view(actor, household_id)
+    postings = history.household_history(actor, household_id, limit=30, cursor=request.args.get("cursor") or None)
+    records = listing.list_records(actor, household_id=household_id, limit=10)
+    return render_template("staff/household.html", active="households", household=view, postings=postings,
+                           records=records["items"], rule_names=rule_names(rule_book(actor, community)))
+
+
+# the other staff pages attach their routes to ``bp``
+from pointsbank.web import staff_records, staff_queues, staff_admin  # noqa: E402,F401

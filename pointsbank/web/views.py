@@ -1,0 +1,69 @@
+"""Wires the pages into the app: ``create_app`` calls :func:`init_app` (``PAGE_MODULES``).
+
+Blueprints by audience, each in its own module (``BLUEPRINT_MODULES``): the login, the staff
+back office, and — once their modules exist — the resident's, the cashier's and the public
+notice board. A missing module is skipped, so each audience can land on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Blueprint, Flask, current_app, g
+
+from pointsbank.auth.current import optional_user
+from pointsbank.errors import Unauthorized
+from pointsbank.web import i18n, pages, security
+
+#: the package's static files (``url_for("web.static", filename=…)`` → ``/assets/…``) and templates
+web = Blueprint("web", "pointsbank.web", static_folder="static", static_url_path="/assets",
+                template_folder="templates")
+
+#: modules exposing ``bp`` (a Flask Blueprint), registered in this order
+BLUEPRINT_MODULES = (
+    "pointsbank.web.auth_views",
+    "pointsbank.web.staff_views",  # with staff_records, staff_queues, staff_admin: one blueprint
+    "pointsbank.web.resident_views",
+    "pointsbank.web.cashier_views",
+    "pointsbank.web.notice_views",
+)
+
+
+#: what the pages keep in ``g`` during one request
+REQUEST_STATE = ("community", "communities", "timezone", "csrf_token")
+
+
+def _fresh_request_state() -> None:
+    """Per-request state starts empty. In production ``g`` is new for each request anyway; when
+    an app context was already pushed (tests, scripts) it would carry the previous request's
+    community and CSRF token over."""
+    for name in REQUEST_STATE:
+        g.pop(name, None)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_fresh_request_state)
+    security.init_app(app)
+    i18n.init_app(app)
+    app.extensions["pointsbank.html_errors"] = pages.render_error
+    app.register_error_handler(Unauthorized, pages.handle_unauthorized)
+    app.context_processor(_template_context)
+    app.register_blueprint(web)
+    for name in BLUEPRINT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        app.register_blueprint(module.bp)
+
+
+def _template_context() -> dict:
+    return {"user": optional_user(), "community": g.get("community"), "communities": g.get("communities"),
+            "has_endpoint": _has_endpoint}
+
+
+def _has_endpoint(endpoint: str) -> bool:
+    """Whether a page exists (a nav entry shows only once its module has landed)."""
+    return endpoint in current_app.view_functions

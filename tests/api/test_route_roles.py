@@ -1,0 +1,98 @@
+"""Every API route × every role: the status each caller gets.
+
+The table is the decision of who may call what. A new route fails
+``test_every_api_route_has_a_row_in_the_role_table`` until a row is added here, so nobody
+adds a route without deciding who may call it. Bodies are empty (``{}``): an allowed role gets
+past the role check to validation (400) or to the scope check (404), a refused role gets 403
+before the body is read, an anonymous caller 401.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+ROLES = ("anon", "admin", "admin_t2", "staff_a", "grid_a", "resident_a1", "cashier_a", "staff_b")
+ALL = {r: 200 for r in ROLES if r != "anon"} | {"anon": 401}
+
+
+def only(status: int, *roles: str, **overrides: int) -> dict[str, int]:
+    table = {r: 403 for r in ROLES if r != "anon"} | {"anon": 401}
+    table.update({r: status for r in roles})
+    table.update(overrides)
+    return table
+
+
+# (method, path with {placeholders} from the world, body) -> status per role
+ROUTES: dict[tuple[str, str], dict[str, int]] = {
+    ("POST", "/api/v1/auth/tokens"): {r: 400 for r in ROLES},
+    ("DELETE", "/api/v1/auth/tokens/current"): {r: 204 for r in ROLES if r != "anon"} | {"anon": 401},
+    ("GET", "/api/v1/me"): ALL,
+    ("POST", "/api/v1/users"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("GET", "/api/v1/regions"): only(200, "admin", "admin_t2"),
+    ("POST", "/api/v1/regions"): only(400, "admin", "admin_t2"),
+    ("GET", "/api/v1/communities"): ALL,
+    ("POST", "/api/v1/communities"): only(400, "admin", "admin_t2"),
+    ("GET", "/api/v1/communities/{alpha}"): ALL | {"admin_t2": 404, "staff_b": 404},
+    ("PATCH", "/api/v1/communities/{alpha}"): only(200, "admin", admin_t2=404),
+    ("GET", "/api/v1/communities/{alpha}/grids"): only(200, "admin", "staff_a", "grid_a", admin_t2=404, staff_b=404),
+    ("GET", "/api/v1/communities/{alpha}/households"): only(200, "admin", "staff_a", "grid_a", admin_t2=404,
+                                                            staff_b=404),
+    ("POST", "/api/v1/communities/{alpha}/households"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("GET", "/api/v1/households/{a1}"): only(200, "admin", "staff_a", "grid_a", "resident_a1", admin_t2=404,
+                                             staff_b=404),
+    ("GET", "/api/v1/households/{a1}/postings"): only(200, "admin", "staff_a", "grid_a", "resident_a1",
+                                                      admin_t2=404, staff_b=404),
+    ("POST", "/api/v1/households/{a1}/adjustments"): only(400, "staff_a", "staff_b"),
+    ("POST", "/api/v1/adjustments/{missing}/approve"): only(404, "staff_a", "staff_b"),
+    ("POST", "/api/v1/adjustments/{missing}/reject"): only(404, "staff_a", "staff_b"),
+    ("GET", "/api/v1/communities/{alpha}/adjustments"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
+    ("GET", "/api/v1/audit"): only(200, "admin", "admin_t2"),
+}
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{[a-z0-9_]+\}", "{}", path)
+
+
+def test_every_api_route_has_a_row_in_the_role_table(app):
+    table = {(m, _template(p)) for m, p in ROUTES}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "{}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            assert (method, path) in table, f"{method} {rule.rule}: decide who may call it (add a row)"
+
+
+def test_every_api_method_declares_its_roles_or_is_public(app):
+    from pointsbank.auth.policy import roles_of
+
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            roles, is_public = roles_of(view, method)
+            assert is_public or roles, f"{method} {rule.rule} declares no roles"
+
+
+@pytest.mark.parametrize("route", list(ROUTES), ids=[f"{m} {p}" for m, p in ROUTES])
+def test_each_role_gets_the_status_the_table_gives(route, client, world):
+    method, path = route
+    url = path.format(missing=999999, **world.ids)
+    got = {}
+    for role in ROLES:
+        headers = {} if role == "anon" else world.headers(role)
+        if method == "DELETE" and role != "anon":
+            from tests.factories import token_for
+            from pointsbank.extensions import db
+
+            headers = {"Authorization": f"Bearer {token_for(world.users[role])}"}
+            db.session.commit()
+        kwargs = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}
+        response = client.open(url, method=method, headers=headers, **kwargs)
+        got[role] = response.status_code
+        assert response.is_json or response.status_code == 204, f"{role}: {response.data[:200]!r}"
+    assert got == ROUTES[route]
