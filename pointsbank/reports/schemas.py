@@ -3,8 +3,8 @@ from marshmallow import validate
 
 from pointsbank.pagination import CursorArgsSchema, page_schema
 
-PERIOD = validate.Regexp(r"^\d{4}(Q[1-4])?$", error="a quarter like 2026Q3 or a year like 2026")
-QUARTER = validate.Regexp(r"^\d{4}Q[1-4]$", error="a quarter like 2026Q3")
+PERIOD = [validate.Length(max=6), validate.Regexp(r"^\d{4}(Q[1-4])?$", error="a quarter like 2026Q3 or a year like 2026")]
+QUARTER = [validate.Length(max=6), validate.Regexp(r"^\d{4}Q[1-4]$", error="a quarter like 2026Q3")]
 
 
 class PeriodArgsSchema(ma.Schema):
