@@ -4,13 +4,20 @@ Safe to run twice: an existing demo is left as it is."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
+
+from pointsbank import clock
+from pointsbank.auth.models import User
 
 from pointsbank.auth.services import create_user
 from pointsbank.community import services as community
 from pointsbank.community.models import Community, Household
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.reports import periods
+from pointsbank.rules import records
 from pointsbank.redeem.models import Shop, ShopPartnership
 
 LOGINS = [
@@ -67,17 +74,27 @@ def seed() -> list[tuple[str, str, str]]:
                     grid_names=["一组", "二组"] if role == "grid_worker" else None,
                     display_name={"admin": "县管理员", "staff": "村干部小李", "staff2": "村干部老王", "grid": "网格员小周",
                                   "resident": "张建国", "cashier": "爱心超市收银员"}[username])
+    db.session.flush()
     _history(village.id, households)
     db.session.flush()
     return LOGINS
 
 
 def _history(community_id: int, households: list[dict]) -> None:
-    """Some earned points, so balances and rankings are not all equal (later issues score these
-    through the rule book; until then they are adjustments by the demo's staff)."""
-    issuance = ledger.system_accounts(community_id)["issuance"]
-    for index, household in enumerate(households):
-        points = (index * 7) % 45 + 5
-        account = ledger.household_account_id(household["id"])
-        ledger.post(community_id, "adjustment", [(issuance, -points), (account, points)],
-                    reference=("demo", household["id"]), memo="演示数据：历史积分")
+    """Some scored history, so balances, rankings and the approval queue are not empty: records
+    through the shipped rule book by the second staff member (the first lives in QF-010), a few
+    waiting for approval, one deduction."""
+    recorder = db.session.scalar(sa.select(User).where(User.username == "staff2"))
+    today = periods.local_date(clock.now(), "Asia/Shanghai")
+    plan = [("volunteer_hour", 3), ("environment_cleanup", 1), ("helping_neighbours", 1), ("volunteer_hour", 5),
+            ("volunteer_event", 1), ("environment_cleanup", 1), ("volunteer_hour", 2), ("dispute_mediation", 1),
+            ("volunteer_event", 1), ("volunteer_hour", 4)]
+    for index, (household, (rule_code, quantity)) in enumerate(zip(households, plan)):
+        for days_ago, (code, qty) in ((index % 6 + 1, (rule_code, quantity)), (index % 3 + 8, ("volunteer_hour", 1 + index % 3))):
+            records.create_record(recorder, household_id=household["id"], rule_code=code,
+                                  occurred_on=today - timedelta(days=days_ago), quantity=qty, note="演示数据")
+    # waiting in the approval queue, and one deduction
+    records.create_record(recorder, household_id=households[1]["id"], rule_code="tidy_courtyard",
+                          occurred_on=today - timedelta(days=1), note="演示数据：庭院整洁检查")
+    records.create_record(recorder, household_id=households[5]["id"], rule_code="littering",
+                          occurred_on=today - timedelta(days=2), note="演示数据：河边倾倒垃圾")
