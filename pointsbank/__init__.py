@@ -71,29 +71,17 @@ PAGE_MODULES = ("health", "web.views")
 
 
 def register_blueprints(app: Flask) -> None:
+    import importlib
+
     from pointsbank.extensions import api
 
     for name in API_MODULES:
-        module = _optional_module(f"pointsbank.{name}")
-        if module is not None:
-            for blueprint in getattr(module, "blueprints", [module.blp]):
-                api.register_blueprint(blueprint)
+        module = importlib.import_module(f"pointsbank.{name}")
+        for blueprint in getattr(module, "blueprints", [module.blp]):
+            api.register_blueprint(blueprint)
     for name in PAGE_MODULES:
-        module = _optional_module(f"pointsbank.{name}")
-        if module is not None:
-            module.init_app(app) if hasattr(module, "init_app") else app.register_blueprint(module.blp)
-
-
-def _optional_module(name: str):
-    """The module, or None while a capability's package does not exist yet."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if not (error.name == name or name.startswith(f"{error.name}.")):
-            raise
-        return None
+        module = importlib.import_module(f"pointsbank.{name}")
+        module.init_app(app) if hasattr(module, "init_app") else app.register_blueprint(module.blp)
 
 
 def register_errorhandlers(app: Flask) -> None:

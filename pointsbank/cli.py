@@ -146,12 +146,6 @@ def register(app: Flask) -> None:
 
     commands = [serve, demo, user_group, ledger_group]
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if not (error.name == name or name.startswith(f"{error.name}.")):
-                raise
-            continue
-        commands.extend(getattr(module, "commands", []))
+        commands.extend(importlib.import_module(name).commands)
     for command in commands:
         app.cli.add_command(command)
