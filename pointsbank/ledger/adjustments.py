@@ -44,14 +44,22 @@ def request_adjustment(actor: User, household_id: int, *, points: int, reason: s
     return adjustment
 
 
-def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
+def _pending(actor: User, adjustment_id: int) -> Adjustment:
+    """The pending adjustment a staff member of its community decides on, locked so that two
+    decisions at once cannot both pass the ``pending`` check (PostgreSQL; SQLite's immediate
+    write transaction already serialises them)."""
     policy.require_role(actor, "staff")
-    adjustment = db.session.get(Adjustment, adjustment_id)
+    adjustment = db.session.get(Adjustment, adjustment_id, with_for_update=True, populate_existing=True)
     if adjustment is None:
         raise NotFound()
     policy.household_for(actor, adjustment.household_id, "staff")
     if adjustment.status != "pending":
         raise AdjustmentNotPending()
+    return adjustment
+
+
+def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
+    adjustment = _pending(actor, adjustment_id)
     if adjustment.requested_by_id == actor.id:
         raise SecondPersonRequired()
     policy.ensure_not_own_household(actor, adjustment.household_id)
@@ -64,13 +72,7 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
 
 def reject_adjustment(actor: User, adjustment_id: int, *, reason: str | None = None) -> Adjustment:
     """A second staff member (or the requester, withdrawing it) turns a pending adjustment down."""
-    policy.require_role(actor, "staff")
-    adjustment = db.session.get(Adjustment, adjustment_id)
-    if adjustment is None:
-        raise NotFound()
-    policy.household_for(actor, adjustment.household_id, "staff")
-    if adjustment.status != "pending":
-        raise AdjustmentNotPending()
+    adjustment = _pending(actor, adjustment_id)
     adjustment.status = "rejected"
     adjustment.approved_by_id = actor.id
     adjustment.decided_at = clock.now()

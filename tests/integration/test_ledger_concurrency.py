@@ -83,3 +83,30 @@ def test_the_same_idempotency_key_sent_twenty_times_at_once_moves_points_once(ap
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Adjustment)) == 1
     assert ledger.household_balance(world["a1"]) == 109
     assert verify().ok
+
+
+def test_two_staff_approving_the_same_pending_adjustment_at_once_post_it_once(app, world, db):
+    """staff_a requests above the two-person threshold; staff_a2 and staff_a3 press approve at
+    the same moment, eight times each: exactly one approval posts, the others are told it is no
+    longer pending."""
+    first = world.headers("staff_a")
+    created = app.test_client().post(f"/api/v1/households/{world['a1']}/adjustments", headers=first,
+                                     json={"points": 80, "reason": "大额调整"})
+    assert created.status_code == 201 and created.json["status"] == "pending"
+    approvers = [world.headers("staff_a2"), world.headers("staff_a3")] * 8
+    barrier = threading.Barrier(len(approvers))
+
+    def approve(headers):
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(f"/api/v1/adjustments/{created.json['id']}/approve", headers=headers)
+        return response.status_code, (response.get_json() or {}).get("error", {}).get("code")
+
+    with ThreadPoolExecutor(len(approvers)) as pool:
+        results = list(pool.map(approve, approvers))
+    db.session.rollback()
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(200) == 1, results
+    assert {code for status, code in results if status != 200} == {"adjustment_not_pending"}, results
+    assert ledger.household_balance(world["a1"]) == 180
+    assert verify().ok
