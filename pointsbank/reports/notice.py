@@ -95,6 +95,27 @@ def public_notice(community_code: str, period_key: str) -> dict[str, Any]:
     return board_view(community, periods.parse(period_key))
 
 
+def notice_community(community_code: str, actor: User | None = None) -> Community:
+    """The community whose boards a page shows: one that publishes its notice to anyone, and
+    any other to a login that has it in scope (``policy.community_visible``); else NotFound."""
+    community = db.session.scalar(sa.select(Community).where(Community.code == community_code))
+    if community is None:
+        raise NotFound()
+    if community.is_notice_public or (actor is not None and policy.community_visible(actor, community)):
+        return community
+    raise NotFound()
+
+
+def published_periods(community_id: int) -> list[dict[str, Any]]:
+    """The boards a community has published: ``[{period, kind, published_at}]``, newest period first
+    (a year before its fourth quarter)."""
+    rows = db.session.execute(sa.select(NoticeBoard.period, NoticeBoard.published_at)
+                              .where(NoticeBoard.community_id == community_id)).all()
+    found = sorted(((periods.parse(r.period), r.published_at) for r in rows),
+                   key=lambda pair: (pair[0].year, pair[0].quarter or 5), reverse=True)
+    return [{"period": p.key, "kind": p.kind, "published_at": at} for p, at in found]
+
+
 def _categories(community_id: int, period: periods.Period) -> list[dict[str, Any]]:
     rows = db.session.execute(
         sa.select(BehaviourRecord.category, sa.func.sum(BehaviourRecord.points).label("points"),

@@ -105,6 +105,16 @@ def rule_names(book: dict[str, Any] | None) -> dict[str, dict[str, str]]:
     return {rule["code"]: rule["name"] for rule in (book or {}).get("rules", [])}
 
 
+# --- files to download ----------------------------------------------------------------------
+
+def download(exported: Any) -> Response:
+    """A :class:`pointsbank.reports.exports.ExportFile` (CSV or XLSX) as an attachment."""
+    response = make_response(exported.body)
+    response.headers["Content-Type"] = exported.mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    return response
+
+
 # --- HTML error pages ---------------------------------------------------------------------
 
 def render_error(status: int, code: str, message: str, details: dict[str, Any]) -> Response:

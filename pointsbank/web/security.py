@@ -4,7 +4,9 @@
   nothing but the app's own origin — no inline scripts, no inline ``style=""`` attributes,
   no CDN — plus ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options: DENY``
   and a ``Permissions-Policy`` that lets only our own pages use the camera (the cashier's
-  scanner). So: JavaScript lives in ``static/js/*.js``, styles in ``static/css/app.css``.
+  scanner), ``Cross-Origin-Opener-Policy`` and ``Cross-Origin-Resource-Policy`` (no other
+  site may embed our files), and on HTTPS ``Strict-Transport-Security``. So: JavaScript
+  lives in ``static/js/*.js``, styles in ``static/css/app.css``.
 * CSRF: every non-GET request to a page must carry the form's ``csrf_token`` (or the
   ``X-CSRFToken`` header for ``fetch``). The JSON API under ``/api/`` is exempt: it
   authenticates with bearer tokens, which a browser never sends on its own.
@@ -42,7 +44,11 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
     "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+#: sent only over HTTPS (a browser ignores it on plain HTTP, and a village office's test server may have no TLS)
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 CSRF_FAILED = _l("This form has expired or was not sent by this site. Please go back, reload the page and try again.")
 
@@ -50,6 +56,8 @@ CSRF_FAILED = _l("This form has expired or was not sent by this site. Please go 
 def add_security_headers(response: Response) -> Response:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if g.get("user") is not None and response.mimetype == "text/html" and not request.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"
     return response

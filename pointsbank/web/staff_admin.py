@@ -1,8 +1,9 @@
 """Partner shops and the quarterly settlement with them.
 
 Settlement statements are an administrator's business (as in the API): run the round for a
-closed quarter, confirm each shop's draft, pay it; each statement exports as CSV or XLSX and
-prints on A4 from its page.
+closed quarter, confirm each shop's draft, pay it; each statement exports as CSV or XLSX
+(``/staff/settlements/{id}/export.csv`` — the API's export, with the session) and prints on A4
+from its page.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.redeem import shops as shop_services
-from pointsbank.reports import periods, statements
+from pointsbank.reports import exports, periods, statements
 from pointsbank.web.forms import ShopForm
-from pointsbank.web.pages import attempt, current_community
+from pointsbank.web.pages import attempt, current_community, download
 from pointsbank.web.staff_views import bp
 
 
@@ -120,3 +121,10 @@ def statement(statement_id: int) -> str:
     current_community(actor)
     return render_template("staff/statement.html", active="settlements",
                            statement=statements.get_statement(actor, statement_id))
+
+
+@bp.get("/settlements/<int:statement_id>/export.<any(csv, xlsx):format>")
+@policy.allow("admin")
+def export_statement(statement_id: int, format: str) -> Response:  # noqa: A002 - the URL's word
+    """A statement and its lines as CSV (UTF-8 with BOM) or XLSX, as the API exports it."""
+    return download(exports.export_statement(current_user(), statement_id, format))
