@@ -41,7 +41,7 @@ from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.pagination import keyset_page
 from pointsbank.redeem import keys, shops, shortcode, tokens
-from pointsbank.redeem.models import Redemption, ShopPartnership, Voucher
+from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
 from pointsbank.redeem.services import (PointsExceedVoucher, PointsNotPositive, RedemptionAlreadyReversed,
                                         RedemptionNotFound, ShopInactive, VoucherAlreadyRedeemed, VoucherCodeMalformed,
                                         VoucherForged, VoucherNotFound, ensure_redeemable, lock_voucher, receipt_view)
@@ -58,28 +58,9 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
     policy.require_role(actor, "cashier")
     if points < 1:
         raise PointsNotPositive()
-    code = code.strip() if isinstance(code, str) else ""
-    is_token = tokens.looks_like_token(code)
-    if not is_token and not shortcode.looks_like_short_code(code):
-        raise VoucherCodeMalformed()
-    if not is_token:
-        _check_guesses(actor, actor.shop_id)  # over the limit: refused before anything else is read
-    shop = shops.cashier_shop(actor)
-    if not shop.is_active:
-        raise ShopInactive()
-    signed: tuple[str, tokens.Claims] | None = None
-    if is_token:
-        signed = _by_token(code, shop.id)
-        voucher_id = signed[1].voucher_id
-    else:
-        voucher_id = _by_short_code(actor, shop.id, shortcode.normalize(code))
-
+    shop, voucher_id, signed = _locate(actor, code)
     voucher = lock_voucher(voucher_id)
-    if signed is not None:
-        kid, claims = signed
-        if (voucher.kid, voucher.community_id, voucher.points, int(voucher.expires_at.timestamp())) != (
-                kid, claims.community_id, claims.points, claims.expires_at):
-            raise VoucherForged()  # signed by the community, but not what was issued as this voucher
+    _match_signed(voucher, signed)
     now = clock.now()
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
     if points > voucher.points:
@@ -110,6 +91,62 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
                        "value_fen": redemption.value_fen})
     db.session.flush()
     return receipt_view(redemption, shop.name)
+
+
+def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
+    """What the cashier confirms before ringing a voucher up — its face value and expiry —
+    after exactly the checks of :func:`redeem` (shape, signature, throttle, partnership, state):
+    a code that ``redeem`` would refuse is refused here with the same error, and a failed
+    short-code lookup counts as a guess. Reads only; never the household."""
+    policy.require_role(actor, "cashier")
+    shop, voucher_id, signed = _locate(actor, code)
+    voucher = db.session.get(Voucher, voucher_id)
+    if voucher is None:
+        raise VoucherNotFound()
+    _match_signed(voucher, signed)
+    ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
+    community = db.session.get(Community, voucher.community_id)
+    return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
+            "value_fen": voucher.points * community.point_value_fen, "shop_id": shop.id, "shop_name": shop.name}
+
+
+def get_receipt(actor: User, redemption_id: int) -> dict[str, Any]:
+    """One receipt, for whoever may list its shop's redemptions (404 otherwise)."""
+    redemption = db.session.get(Redemption, redemption_id)
+    if redemption is None:
+        raise RedemptionNotFound()
+    try:
+        shop = shops.shop_for(actor, redemption.shop_id, "admin", "staff", "cashier")
+        if actor.role in ("admin", "staff"):
+            policy.community_for(actor, redemption.community_id, "admin", "staff")
+    except NotFound:
+        raise RedemptionNotFound() from None
+    return receipt_view(redemption, shop.name)
+
+
+def _locate(actor: User, code: str) -> tuple[Shop, str, tuple[str, tokens.Claims] | None]:
+    """(the cashier's shop, the voucher id, (kid, claims) for a token) of a scanned or typed code."""
+    code = code.strip() if isinstance(code, str) else ""
+    is_token = tokens.looks_like_token(code)
+    if not is_token and not shortcode.looks_like_short_code(code):
+        raise VoucherCodeMalformed()
+    if not is_token:
+        _check_guesses(actor, actor.shop_id)  # over the limit: refused before anything else is read
+    shop = shops.cashier_shop(actor)
+    if not shop.is_active:
+        raise ShopInactive()
+    if is_token:
+        signed = _by_token(code, shop.id)
+        return shop, signed[1].voucher_id, signed
+    return shop, _by_short_code(actor, shop.id, shortcode.normalize(code)), None
+
+
+def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) -> None:
+    if signed is not None:
+        kid, claims = signed
+        if (voucher.kid, voucher.community_id, voucher.points, int(voucher.expires_at.timestamp())) != (
+                kid, claims.community_id, claims.points, claims.expires_at):
+            raise VoucherForged()  # signed by the community, but not what was issued as this voucher
 
 
 def _partner_of(community_id: int, shop_id: int) -> bool:
