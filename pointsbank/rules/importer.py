@@ -121,21 +121,29 @@ def _write(community: Community, actor: User, scored: list[Candidate], report: R
             Account.household_id.in_(households[start:start + CHUNK]))).tuples().all())
     ids = _allocate_ids(len(scored))
     now = clock.now()
-    rows = []
-    for done, (record_id, candidate) in enumerate(zip(ids, scored), start=1):
-        points, transaction_id = candidate.decision.points, None
+    entries: list[ledger.Entry] = []
+    posted_rows: list[int] = []  # index in ``scored`` of each entry
+    for index, (record_id, candidate) in enumerate(zip(ids, scored)):
+        points = candidate.decision.points
         if candidate.decision.status != "posted":
             report.pending += 1
-        else:
-            report.posted += 1
-            if points:
-                transaction_id = ledger.post(
-                    community.id, "award" if points > 0 else "deduction",
-                    [(issuance, -points), (accounts[candidate.household_id], points)], actor_id=actor.id,
-                    reference=("record", record_id), memo=candidate.rule.name_zh[:255]).transaction_id
-        rows.append(_row(community, actor, candidate, record_id, transaction_id, now))
-        if progress and done % 200 == 0:
-            progress("post", done, len(scored))
+            continue
+        report.posted += 1
+        if points:
+            entries.append(ledger.Entry("award" if points > 0 else "deduction",
+                                        [(issuance, -points), (accounts[candidate.household_id], points)],
+                                        actor_id=actor.id, reference=("record", record_id),
+                                        memo=candidate.rule.name_zh[:255]))
+            posted_rows.append(index)
+    transaction_ids: dict[int, int] = {}
+    for start in range(0, len(entries), CHUNK):  # all in the caller's transaction; chunks bound the memory
+        for index, posted in zip(posted_rows[start:start + CHUNK],
+                                 ledger.post_many(community.id, entries[start:start + CHUNK])):
+            transaction_ids[index] = posted.transaction_id
+        if progress:
+            progress("post", min(start + CHUNK, len(entries)), len(entries))
+    rows = [_row(community, actor, candidate, record_id, transaction_ids.get(index), now)
+            for index, (record_id, candidate) in enumerate(zip(ids, scored))]
     try:
         for start in range(0, len(rows), CHUNK):
             db.session.execute(sa.insert(BehaviourRecord.__table__), rows[start:start + CHUNK])
