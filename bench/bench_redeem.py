@@ -11,8 +11,9 @@
    it; one in ten by typed short code) at the shops, from ``--clients`` threads, each on its
    own keep-alive connection (``http.client``); a phase stops at ``--seconds``;
 4. prints vouchers and redemptions per second with p50/p99 latency, and checks the ledger;
-5. runs ``pgbench -i -s 1`` and ``pgbench -c 8 -j 2 -T 10`` (TPC-B-like) on a scratch database
-   of the same server in the same run, and prints its TPS and the ratio;
+5. runs ``pgbench -i -s 10`` and ``pgbench -c 8 -j 2 -T 10`` (TPC-B-like, as for the award
+   figure) on a scratch database of the same server in the same run, and prints its TPS and
+   the ratio (goal: ≥ 0.25);
 6. stops gunicorn and drops its databases, whatever happened (``--keep`` keeps the bench one).
 
 A redemption is a heavier use case than a TPC-B transaction: token signature check, partner
@@ -194,9 +195,9 @@ def main() -> None:
             redeemed = phase("redemptions", plan, redeem, port=server.port, clients=args.clients, seconds=seconds)
         print(f"ledger verify: {verify_ledger(args.url)}", flush=True)
         with scratch_database("redeem_pgbench") as pg:
-            pgbench_init(pg, scale=1)
+            pgbench_init(pg, scale=10)
             tps = pgbench_tps(pg, clients=8, threads=2, seconds=pgbench_seconds)
-        print(f"pgbench TPC-B-like (-i -s 1; -c 8 -j 2 -T {pgbench_seconds}): {tps:.1f} tps", flush=True)
+        print(f"pgbench TPC-B-like (-i -s 10; -c 8 -j 2 -T {pgbench_seconds}): {tps:.1f} tps", flush=True)
         print(f"ratio redemptions/s ÷ pgbench tps: {redeemed['per_second'] / tps:.3f}", flush=True)
     finally:
         if not args.keep:
@@ -205,6 +206,7 @@ def main() -> None:
     details = {k: v for k, v in redeemed.items() if k not in ("bodies", "name")}
     figures = [
         Figure("redemption through HTTP", redeemed["per_second"], "req/s", tps, "pgbench TPC-B-like tps",
+               goal={"ratio_min": 0.25},
                details={**details, "clients": args.clients, "vouchers": vouchers, "shops": args.shops}),
         Figure("voucher issue through HTTP", issued["per_second"], "req/s", tps, "pgbench TPC-B-like tps",
                details={k: v for k, v in issued.items() if k not in ("bodies", "name")}),

@@ -403,7 +403,9 @@ class Figure:
 
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                            "platform": platform.platform()}
+                            "platform": platform.platform(),
+                            #: 1, 5 and 15 minutes: the machine is shared, so the figures come with its load
+                            "load_average": [round(x, 2) for x in os.getloadavg()]}
     with contextlib.suppress(OSError):
         model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
         info["cpu"] = model.group(1) if model else None
