@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user, optional_user
 from pointsbank.community.models import Community
-from pointsbank.errors import NotFound
+from pointsbank.errors import DomainError, NotFound
 from pointsbank.reports import exports, notice, periods
 from pointsbank.web.i18n import current_language, points
 from pointsbank.web.pages import download
@@ -110,8 +110,13 @@ def _public(community: Community) -> dict[str, str]:
 
 
 def _missing(community: Community | None, period: str | None) -> tuple[str, int]:
+    """The friendly 404; the period in words when it is one ("2026年第3季度"), else as typed."""
+    try:
+        shown = period_label(period) if period else None
+    except DomainError:
+        shown = period
     return render_template("notice/missing.html", board_community=_public(community) if community else None,
-                           period=period), 404
+                           period=shown), 404
 
 
 def _entry(entry: dict[str, Any], tied: bool = False) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from pointsbank.web.svgchart import Bar, bar_chart, text_width
+from pointsbank.web.svgchart import WIDTH, Bar, bar_chart, text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -58,13 +58,21 @@ def test_text_is_escaped_and_nothing_uses_inline_styles():
     assert svg.find(f"{SVG}title").text == "a & b"
 
 
-def test_a_label_too_long_for_its_column_is_shortened_with_an_ellipsis():
-    long_label = "很长的类别名称" * 10
-    _, svg = _chart([Bar(long_label, 5, "5")])
+def test_long_labels_go_on_their_own_line_above_their_bars_and_never_overflow():
+    _, short = _chart([Bar("志愿服务", 5, "5")])
+    _, longer = _chart([Bar("Volunteer service", 5, "5"), Bar("Neighbourliness", 3, "3")])
+    _, huge = _chart([Bar("很长的类别名称" * 10, 5, "5")])
 
-    shown = next(t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-label")
-    assert shown.endswith("…") and len(shown) < len(long_label)
-    assert text_width(shown) <= 640 * 0.4
+    def label(svg):
+        return next(t for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-label")
+
+    bar = next(iter(short.iter(f"{SVG}rect")))
+    assert label(short).get("text-anchor") == "end" and float(label(short).get("x")) < float(bar.get("x"))
+    first_bar = next(iter(longer.iter(f"{SVG}rect")))
+    assert label(longer).text == "Volunteer service"  # whole, not shortened
+    assert float(label(longer).get("y")) < float(first_bar.get("y"))  # above its bar
+    shown = label(huge).text
+    assert shown.endswith("…") and text_width(shown) <= WIDTH
 
 
 def test_chinese_characters_are_measured_wider_than_latin_ones():

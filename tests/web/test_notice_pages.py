@@ -185,7 +185,7 @@ def test_the_404_speaks_english_on_request(client, quarter):
 
     assert response.status_code == 404
     assert "Notice board not found" in text(response)
-    assert "清风村 has not published a notice board for 2026Q2." in text(response)
+    assert "清风村 has not published a notice board for Q2 2026." in text(response)
 
 
 def test_a_community_that_does_not_publish_its_board_shows_it_only_to_its_own_logins(app, quarter):
