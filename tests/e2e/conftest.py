@@ -2,15 +2,17 @@
 
 * ``e2e_server`` (per module): the app on its own database (a copy of the migrated SQLite
   template, or the worker's PostgreSQL database emptied — ``POINTSBANK_TEST_DB`` decides, as
-  for every test), filled by ``tests.factories.build_world``, served by werkzeug on a free
-  port of 127.0.0.1 in a background thread, with the real clock (the browser has one too)
-  and CSRF on.
+  for every test), filled by :func:`seed` (``tests.factories.build_world`` and a published
+  notice board of the last quarter), served by werkzeug on a free port of 127.0.0.1 in a
+  background thread, with the real clock (the browser has one too) and CSRF on.
 * ``chromium`` (per module): ``/usr/bin/chromium`` headless through Playwright (never
   Playwright's own browser downloads), with a fake camera. ``launch_chromium(video)`` starts
   another one whose camera plays ``video`` (a ``.y4m``): the fake capture file is a launch
   argument, so each video needs its own browser.
-* ``phones``: ``phones.open(browser, name)`` gives a page in a new context of phone size
-  (360×740) whose every request to another host than the app's is refused and fails the test.
+* ``phones``: ``phones.open(browser)`` gives a page in a new context of phone size (360×740)
+  whose every request to another host than the app's is refused and fails the test;
+  ``phones.log_in(browser, username)`` one on which that login has gone through the form;
+  ``phones.visits`` checks pages (axe, screenshots; see ``helpers.Visits``).
 
 Without Chromium the tests skip, unless ``CI`` is set: then they fail (``scripts/install-browser.sh``
 installs it; ``.ci/run`` calls that script).
@@ -34,11 +36,62 @@ FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-st
 
 
 class Server:
-    def __init__(self, app: Any, world: Any, base_url: str) -> None:
+    def __init__(self, app: Any, world: Any, base_url: str, seeded: dict[str, Any]) -> None:
         self.app = app
         self.world = world
         self.base_url = base_url
         self.origin = base_url
+        #: the last closed quarter (its notice board ``/notice/alpha/<board>`` is published)
+        self.board = seeded["board"]
+        #: the id of its settlement statement for shop_a (a draft)
+        self.statement = seeded["statement"]
+
+
+def seed(app: Any) -> tuple[Any, dict[str, Any]]:
+    """``build_world`` in the middle of the last closed quarter, with that quarter's life in it
+    — records for A-002 and A-003 (A-001 starts the flow at its base of 100), an objection by
+    A-002, a voucher of A-002 redeemed at shop_a — then, the morning after the quarter closed,
+    its notice board published and its settlement drafted; then the real clock again.
+    Answers the world and ``{"board": "2026Q3", "statement": <id>}``."""
+    from datetime import datetime, time, timedelta, timezone
+
+    import sqlalchemy as sa
+
+    from pointsbank.auth.models import User
+    from pointsbank.extensions import db
+    from pointsbank.redeem import redemptions, vouchers
+    from pointsbank.reports import notice, periods, settlement
+    from pointsbank.reports.models import SettlementStatement
+    from pointsbank.rules import objections, records
+    from tests.factories import build_world
+
+    def login(name: str) -> User:
+        return db.session.get(User, world.users[name])
+
+    tz = "Asia/Shanghai"
+    quarter = periods.last_closed("quarter", tz, datetime.now(timezone.utc))
+    day = quarter.first_day() + timedelta(days=40)
+    app.config["CLOCK"] = datetime.combine(day, time(2), tzinfo=timezone.utc)  # 10:00 in the village
+    try:
+        world = build_world(app)
+        made = [records.create_record(login("staff_a2"), household_id=world[household], rule_code=rule,
+                                      occurred_on=day, quantity=quantity)
+                for household, rule, quantity in (("a2", "volunteer_hour", 3), ("a2", "environment_cleanup", 1),
+                                                  ("a3", "helping_neighbours", 1), ("a3", "volunteer_hour", 1))]
+        db.session.commit()
+        objections.raise_objection(login("resident_a2"), made[1].id, reason="那天我不在村里")
+        voucher = vouchers.issue_voucher(login("resident_a2"), points=6)
+        redemptions.redeem(login("cashier_a"), code=voucher["short_code"], points=5)
+        db.session.commit()
+        app.config["CLOCK"] = periods.local_midnight(quarter.end_day(), tz) + timedelta(hours=1)  # 09:00 local
+        notice.publish(world["alpha"], quarter)
+        settlement.settle(world["alpha"], quarter)
+        db.session.commit()
+        statement = db.session.scalar(sa.select(SettlementStatement.id).where(
+            SettlementStatement.community_id == world["alpha"], SettlementStatement.period == quarter.key))
+    finally:
+        app.config["CLOCK"] = None
+    return world, {"board": quarter.key, "statement": statement}
 
 
 def _server_database(database_template: dict[str, Any], directory: Path) -> str:
@@ -61,20 +114,19 @@ def e2e_server(database_template: dict[str, Any], tmp_path_factory: pytest.TempP
 
     from pointsbank import create_app
     from pointsbank.extensions import db
-    from tests.factories import build_world
 
     directory = tmp_path_factory.mktemp("e2e")
     app = create_app({"DATABASE_URL": _server_database(database_template, directory), "TESTING": True,
                       "SECRET_KEY": "e2e-secret", "WTF_CSRF_ENABLED": True,
                       "EVIDENCE_DIR": str(directory / "evidence"), "DB_POOL_SIZE": 10})
     with app.app_context():
-        world = build_world(app)
+        world, seeded = seed(app)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
-        yield Server(app, world, f"http://127.0.0.1:{server.server_port}")
+        yield Server(app, world, f"http://127.0.0.1:{server.server_port}", seeded)
     finally:
         server.shutdown()
         thread.join(10)

@@ -1,6 +1,12 @@
 """End to end in Debian's Chromium: points travel from a staff member's record to a voucher
 redeemed at the shop by scanning its QR code with the (fake) camera.
 
+The story: staff_a records "named a model family" (+50, needs one approval) for A-001;
+staff_a2 approves it; resident_a1 sees 150 points (50 redeemable) and draws a voucher of 30;
+Chromium's fake camera plays a video of the voucher's QR to cashier_a's scan page, which reads
+it, confirms and redeems 25 points; the resident's voucher page turns to "used" by itself;
+scanning the QR again is refused as already used. Then the public notice board.
+
 Every page reached is checked by axe-core (no serious or critical violation) and
 photographed at phone width in Chinese and English (``artifacts/e2e/<name>-<lang>.png``);
 every browser context refuses requests to any host but the app's, and the test fails on one.
@@ -8,8 +14,8 @@ every browser context refuses requests to any host but the app's, and the test f
 
 from __future__ import annotations
 
+import io
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,8 @@ pytestmark = pytest.mark.e2e
 
 HOUSEHOLD = "A-001"            # household a1 of community alpha, base 100 points
 RULE = "model_family"          # +50, approval "staff": one approval by another staff member
-VOUCHER_POINTS = 30
+VOUCHER_POINTS = 30            # drawn by the resident
+SPENT = 25                     # the goods' points at the till: 5 come back to the household
 NUMBER = re.compile(r"-?\d[\d,]*")
 
 
@@ -31,11 +38,6 @@ def number_in(page: Any, selector: str) -> int:
     found = NUMBER.search(page.locator(selector).inner_text())
     assert found, f"no number in {selector} on {page.url}"
     return int(found.group(0).replace(",", ""))
-
-
-def current_quarter() -> str:
-    today = datetime.now(timezone.utc)
-    return f"{today.year}Q{(today.month - 1) // 3 + 1}"
 
 
 # --- the steps ----------------------------------------------------------------------------
@@ -110,72 +112,102 @@ def resident_creates_a_voucher(phones: Any, chromium: Any) -> tuple[Any, str]:
     assert found, f"creating a voucher should lead to its page, not {page.url}"
     expect(page.locator("#voucher-status")).to_have_attribute("data-status", "issued")
     assert number_in(page, "#voucher-points") == VOUCHER_POINTS
-    expect(page.locator("#voucher-code")).to_have_text(re.compile(r"\d"))
+    expect(page.locator("#voucher-code")).to_have_text(re.compile(r"\d{4}"))
     expect(page.locator("#voucher-qr")).to_be_visible()
     visits.check(page, "resident-voucher")
     return page, found.group(1)
 
 
-def camera_video_of_the_voucher(phones: Any, resident_page: Any, voucher_id: str, directory: Path) -> Path:
-    """The voucher's QR as the app serves it (``/api/v1/vouchers/<id>/qr.png``), made into the
-    fake camera's video. The QR the resident's page shows must carry the same token."""
-    server = phones.server
-    response = resident_page.context.request.get(
-        f"/api/v1/vouchers/{voucher_id}/qr.png", headers=server.world.headers("resident_a1"))
-    assert response.ok, f"the voucher's QR image: HTTP {response.status}"
+def camera_video_of_the_voucher(resident: Any, directory: Path) -> Path:
+    """The QR image the voucher page shows, fetched from the app with the resident's session,
+    made into the fake camera's video. What a phone's screenshot of the page reads must be the
+    same token, and so must the video's frames."""
+    qr = resident.locator("#voucher-qr")
+    source = qr.get_attribute("src")
+    assert source, "#voucher-qr should be an <img> with the QR image"
+    response = resident.context.request.get(source)
+    assert response.ok, f"the voucher's QR image {source}: HTTP {response.status}"
     png = response.body()
     token = decode_qr(png)
-    assert len(token) == 1 and token[0].startswith("PB"), f"the served QR image should hold the token, not {token}"
-    shown = decode_qr(resident_page.locator("#voucher-qr").screenshot())
-    assert shown == token, "the QR on the resident's page should carry the voucher's token (as read by a phone)"
+    assert len(token) == 1 and token[0].startswith("PB1."), f"the QR should hold the signed token, not {token}"
+    assert decode_qr(qr.screenshot()) == token, "the QR as shown on the phone's screen should read the same"
 
-    video = write_y4m(png, directory / f"voucher-{voucher_id}.y4m")
-    frame = read_y4m_frame(video)
-    import io
-
-    buffer = io.BytesIO()
-    frame.save(buffer, format="PNG")
-    assert decode_qr(buffer.getvalue()) == token, "the fake camera's frames should show the QR"
+    video = write_y4m(png, directory / "voucher.y4m")
+    frame = io.BytesIO()
+    read_y4m_frame(video).save(frame, format="PNG")
+    assert decode_qr(frame.getvalue()) == token, "the fake camera's frames should show the QR"
     return video
 
 
-def cashier_scans_and_redeems(phones: Any, browser: Any) -> Any:
-    """cashier_a's scan page reads the QR off the camera stream, takes the goods' points and
-    redeems: a receipt. Answers the cashier's page."""
+def cashier_scans_and_redeems(phones: Any, camera: Any) -> Any:
+    """cashier_a opens the scan page; the camera reads the QR and the page goes on to the
+    confirmation by itself (30 points); the cashier rings up 25 and redeems: the receipt."""
     visits = phones.visits
-    page = phones.log_in(browser, "cashier_a")
-    expect(page).to_have_url(re.compile(r"/shop$"))
-    expect(page.locator("video#camera")).to_be_attached()
-    page.locator("#points").fill(str(VOUCHER_POINTS))
-    expect(page.locator("#code")).not_to_have_value("", timeout=15_000)  # decoded from the camera
-    submit = page.locator("#redeem-submit")
-    if page.locator("#receipt").count() == 0 and submit.count() and submit.is_visible():
-        submit.click()
-    expect(page.locator("#receipt")).to_be_visible(timeout=15_000)
-    expect(page.locator("#receipt")).to_contain_text(str(VOUCHER_POINTS))
-    visits.check(page, "cashier-receipt", both_languages=False)
+    page = phones.log_in(camera, "cashier_a")
+    confirm = page.locator("#confirm")
+    expect(confirm).to_be_visible(timeout=20_000)  # decoded from the camera and checked
+    expect(page).to_have_url(re.compile(r"/shop/check$"))
+    assert number_in(page, "#face-value") == VOUCHER_POINTS
+    visits.check(page, "cashier-confirm", both_languages=False)
+    page.goto("/shop?lang=en")                      # the same voucher, in English this time
+    expect(confirm).to_be_visible(timeout=20_000)
+    visits.check(page, "cashier-confirm", both_languages=False)
+
+    page.locator("#redeem-form input[name=points]").fill(str(SPENT))
+    with page.expect_navigation():
+        page.locator("#redeem-submit").click()
+    expect(page).to_have_url(re.compile(r"/shop/receipts/\d+$"))
+    receipt = page.locator("#receipt")
+    expect(receipt).to_be_visible()
+    expect(receipt).to_contain_text(str(SPENT))
+    visits.check(page, "cashier-receipt")
     return page
 
 
 def cashier_scans_again(phones: Any, page: Any, lang: str) -> None:
-    """The same QR scanned a second time: the page says clearly that it is already used."""
+    """The same QR in front of the camera again: refused, in large letters, as already used."""
     page.goto(f"/shop?lang={lang}")
-    page.locator("#points").fill(str(VOUCHER_POINTS))
-    expect(page.locator("#code")).not_to_have_value("", timeout=15_000)
-    submit = page.locator("#redeem-submit")
-    if page.locator("#refusal").count() == 0 and submit.count() and submit.is_visible():
-        submit.click()
     refusal = page.locator("#refusal")
-    expect(refusal).to_be_visible(timeout=15_000)
-    expect(refusal).to_have_attribute("data-code", "already_redeemed")
+    expect(refusal).to_be_visible(timeout=20_000)
+    expect(refusal).to_have_attribute("data-code", "voucher_already_redeemed")
+    expect(refusal).to_contain_text("已使用" if lang == "zh_CN" else "Already used")
     phones.visits.check(page, "cashier-refusal", both_languages=False)
 
 
-# --- the tests ------------------------------------------------------------------------------
+# --- the test -------------------------------------------------------------------------------
 
-def test_staff_record_a_behaviour_and_a_second_staff_member_approves_it(
-        e2e_server: Any, chromium: Any, phones: Any) -> None:
+def test_a_recorded_good_deed_becomes_a_voucher_redeemed_by_scanning_its_qr(
+        e2e_server: Any, chromium: Any, launch_chromium: Any, phones: Any, tmp_path: Path) -> None:
     household_id = e2e_server.world["a1"]
     staff_records_a_behaviour(phones, chromium, household_id)
     second_staff_approves(phones, chromium, household_id)
+    resident, voucher_id = resident_creates_a_voucher(phones, chromium)
+
+    # the scan page itself, with a camera that shows no QR (Chromium's own test pattern)
+    idle = phones.log_in(chromium, "cashier_a")
+    expect(idle.locator("video#camera")).to_be_attached()
+    phones.visits.check(idle, "cashier-scan")
+    idle.context.close()
+
+    camera = launch_chromium(camera_video_of_the_voucher(resident, tmp_path))
+    cashier = cashier_scans_and_redeems(phones, camera)
+
+    # the voucher page polls its status and shows the result without a reload by hand
+    expect(resident.locator("#voucher-status")).to_have_attribute("data-status", "redeemed", timeout=15_000)
+    expect(resident.locator("#voucher-receipt")).to_contain_text(str(SPENT))
+    phones.visits.check(resident, "resident-voucher-used")
+    resident.goto("/home")
+    assert number_in(resident, "#balance") == 150 - SPENT
+    assert number_in(resident, "#redeemable") == 50 - SPENT
+
+    for lang in ("zh_CN", "en"):
+        cashier_scans_again(phones, cashier, lang)
+
+    board = phones.open(chromium)  # anyone, without a login
+    board.goto(f"/notice/alpha/{e2e_server.board}")
+    expect(board.locator("#ranking")).to_be_visible()
+    expect(board.locator("#champion")).to_contain_text("A-002")
+    expect(board.locator("svg#category-chart")).to_be_visible()
+    phones.visits.check(board, "notice-board")
+
     phones.assert_clean()
