@@ -16,6 +16,7 @@ statements for all of them (a bulk import), exactly as the same calls of :func:`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,11 +168,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     if not chained_ids:
         raise LedgerError("every transaction must touch a household or shop account")
 
-    lock = sa.select(Account.id, Account.community_id, Account.kind, Account.balance, Account.last_hash).where(
-        Account.id.in_(chained_ids)).order_by(Account.id)
-    if db.engine.dialect.name == "postgresql":
-        lock = lock.with_for_update()
-    rows = {r.id: r for r in db.session.execute(lock)}
+    rows = {r.id: r for r in db.session.execute(_lock_statement(), {"ids": chained_ids})}
     if len(rows) != len(chained_ids) or any(
             r.community_id != community_id or r.kind not in CHAINED_KINDS for r in rows.values()):
         raise LedgerError("legs must be accounts of the transaction's community")
@@ -186,10 +183,11 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     created_at = clock.now()
     ref_type, ref_id = (reference[0], str(reference[1])) if reference else (None, None)
     digest = transaction_digest(community_id, kind, ref_type, ref_id, reversal_of_id, actor_id, created_at, legs)
-    transaction_id = db.session.execute(sa.insert(LedgerTransaction).values(
-        community_id=community_id, kind=kind, reference_type=ref_type, reference_id=ref_id, actor_id=actor_id,
-        reversal_of_id=reversal_of_id, memo=memo, digest=digest, created_at=created_at,
-    ).returning(LedgerTransaction.id)).scalar_one()
+    transactions = LedgerTransaction.__table__
+    transaction_id = db.session.execute(sa.insert(transactions).returning(transactions.c.id), {
+        "community_id": community_id, "kind": kind, "reference_type": ref_type, "reference_id": ref_id,
+        "actor_id": actor_id, "reversal_of_id": reversal_of_id, "memo": memo, "digest": digest,
+        "created_at": created_at}).scalar_one()
 
     posting_rows, account_updates = [], []
     for account_id, points in legs:
@@ -202,12 +200,32 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
             row.update(balance_after=balances[account_id], hash=new_hash)
             account_updates.append({"b_id": account_id, "b_balance": balances[account_id], "b_hash": new_hash})
         posting_rows.append(row)
-    db.session.execute(sa.insert(Posting), posting_rows)
-    db.session.execute(
-        sa.update(Account.__table__).where(Account.__table__.c.id == sa.bindparam("b_id")).values(
-            balance=sa.bindparam("b_balance"), last_hash=sa.bindparam("b_hash")),
-        account_updates)
+    # Core, not the ORM's bulk insert: that one splits rows by which values are None (two
+    # statements for the household leg and the system leg); this is one executemany
+    db.session.execute(sa.insert(Posting.__table__), posting_rows)
+    db.session.execute(_balance_update(), account_updates)
     return Posted(transaction_id=transaction_id, created_at=created_at, balances=balances)
+
+
+@functools.lru_cache(maxsize=2)
+def _lock_for(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
+                      accounts.c.last_hash).where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(accounts.c.id))
+    return lock.with_for_update() if dialect == "postgresql" else lock
+
+
+def _lock_statement() -> sa.Select:
+    """The chained accounts of a transaction, locked in id order (built once per dialect)."""
+    return _lock_for(db.engine.dialect.name)
+
+
+@functools.lru_cache(maxsize=1)
+def _balance_update() -> sa.Update:
+    accounts = Account.__table__
+    return sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id")).values(
+        balance=sa.bindparam("b_balance"), last_hash=sa.bindparam("b_hash"))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -36,7 +36,7 @@ from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
-from pointsbank.rules import listing, reasons as reason_text, services as books
+from pointsbank.rules import reasons as reason_text, services as books
 from pointsbank.rules.engine import Decision, Reason, Usage, evaluate, period_key
 from pointsbank.rules.errors import (ClaimNeedsEvidence, EvidenceNotFound, GroupEmpty, RecordInFuture, RecordRefused,
                                      ResidentNotInHousehold, UnknownRule)
@@ -60,13 +60,18 @@ class Scored:
 
 # --- usage and locks -----------------------------------------------------------------------
 
-def lock_households(household_ids: Iterable[int]) -> None:
-    """Serialise scoring per household: lock their ledger accounts in id order (PostgreSQL)."""
+def lock_households(household_ids: Iterable[int]) -> dict[int, int]:
+    """Serialise scoring per household: lock their ledger accounts in id order (PostgreSQL
+    ``FOR UPDATE``; SQLite's write lock is already held). Household id → account id."""
     ids = sorted(set(household_ids))
-    if ids and db.engine.dialect.name == "postgresql":
-        for start in range(0, len(ids), 1000):
-            db.session.execute(sa.select(Account.id).where(Account.household_id.in_(ids[start:start + 1000]))
-                               .order_by(Account.id).with_for_update())
+    accounts: dict[int, int] = {}
+    for start in range(0, len(ids), 1000):
+        stmt = (sa.select(Account.household_id, Account.id).where(Account.household_id.in_(ids[start:start + 1000]))
+                .order_by(Account.id))
+        if db.engine.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        accounts.update(db.session.execute(stmt).tuples().all())
+    return accounts
 
 
 def usage_for(community_id: int, household_id: int, rule: Rule, day: date) -> dict[str, Usage]:
@@ -178,15 +183,15 @@ def create_record(actor: User, *, household_id: int, rule_code: str, occurred_on
                   resident_id: int | None = None, note: str | None = None,
                   evidence: int | None = None) -> BehaviourRecord:
     household, version, rule, found = _prepare(actor, household_id, rule_code, occurred_on, resident_id, evidence)
-    lock_households([household.id])
+    accounts = lock_households([household.id])
     scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                    quantity=quantity, has_evidence=found is not None)
     record = keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
-                  evidence_id=found.id if found else None)
+                  evidence_id=found.id if found else None, account_id=accounts.get(household.id))
     audit.record(actor, "record.create", community_id=household.community_id, target=record,
                  data={"household_id": household.id, "rule_code": rule.code, "status": record.status,
                        "points": record.points, "is_claim": record.is_claim})
-    return listing.decorate([record])[0]
+    return fresh([record], household.community)[0]
 
 
 def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: int = 1, note: str | None = None,
@@ -211,23 +216,34 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     version = books.version_for(community.id, occurred_on)
     rule = rule_in(version, rule_code)
     found = _evidence(actor, {h.id for h, _ in targets}, community.id, evidence)
-    lock_households(h.id for h, _ in targets)
+    accounts = lock_households(h.id for h, _ in targets)
     group_key = uuid.uuid4().hex
     records = []
     for household, resident_id in targets:
         scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                        quantity=quantity, has_evidence=found is not None)
         records.append(keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
-                            evidence_id=found.id if found else None, group_key=group_key))
+                            evidence_id=found.id if found else None, group_key=group_key,
+                            account_id=accounts.get(household.id)))
     audit.record(actor, "record.group", community_id=community.id, target_type="record_group", target_id=group_key,
                  data={"rule_code": rule.code, "occurred_on": occurred_on.isoformat(), "records": len(records),
                        "points": sum(r.points for r in records if r.status == "posted")})
-    return listing.decorate(records)
+    return fresh(records, community)
+
+
+def fresh(records: list[BehaviourRecord], community: Community) -> list[BehaviourRecord]:
+    """:func:`listing.decorate` for records created in this call, without reading anything:
+    nobody has approved them yet, and the notice deadline comes from their community."""
+    for record in records:
+        record.approved_by = []
+        record.notice_until = record.posted_at + timedelta(days=community.notice_days) if record.posted_at else None
+    return records
 
 
 def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note: str | None,
-         evidence_id: int | None, group_key: str | None = None) -> BehaviourRecord:
-    """Store a scored record, and post it when the rule needs no approval."""
+         evidence_id: int | None, group_key: str | None = None, account_id: int | None = None) -> BehaviourRecord:
+    """Store a scored record, and post it when the rule needs no approval (``account_id``: the
+    household's ledger account, when the caller already has it)."""
     decision, rule = scored.decision, scored.rule
     record = BehaviourRecord(
         community_id=scored.household.community_id, household_id=scored.household.id,
@@ -238,24 +254,35 @@ def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note:
         requested_points=decision.requested_points, approvals_required=decision.approvals_required,
         reasons=reason_text.stored(decision.reasons), is_claim=actor.role == "resident", group_key=group_key,
         recorded_by_id=actor.id, created_at=clock.now())
+    if decision.status == "posted":
+        _mark_posted(record)  # inserted as posted: no second UPDATE for the status
     db.session.add(record)
     db.session.flush()
     if decision.status == "posted":
-        post_record(record, actor.id, rule.name_zh)
+        _post_points(record, actor.id, rule.name_zh, account_id)
+        db.session.flush()
     return record
 
 
-def post_record(record: BehaviourRecord, actor_id: int | None, memo: str) -> None:
+def post_record(record: BehaviourRecord, actor_id: int | None, memo: str, account_id: int | None = None) -> None:
     """Posted now: points through the ledger (none for a 0-point record)."""
+    _mark_posted(record)
+    _post_points(record, actor_id, memo, account_id)
+    db.session.flush()
+
+
+def _mark_posted(record: BehaviourRecord) -> None:
     now = clock.now()
     record.status, record.posted_at = "posted", now
     if record.decided_at is None and record.approvals_required:
         record.decided_at = now
+
+
+def _post_points(record: BehaviourRecord, actor_id: int | None, memo: str, account_id: int | None) -> None:
     if record.points:
         issuance = ledger.system_accounts(record.community_id)["issuance"]
-        account = ledger.household_account_id(record.household_id)
+        account = account_id if account_id is not None else ledger.household_account_id(record.household_id)
         posted = ledger.post(record.community_id, "award" if record.points > 0 else "deduction",
                              [(issuance, -record.points), (account, record.points)], actor_id=actor_id,
                              reference=("record", record.id), memo=memo[:255])
         record.transaction_id = posted.transaction_id
-    db.session.flush()

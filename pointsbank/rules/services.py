@@ -111,11 +111,14 @@ def _book_version(row: Any) -> BookVersion:
 
 def version_for(community_id: int, day: date) -> BookVersion:
     """The version that scores a record dated ``day``; :class:`BeforeRuleBook` when none had begun."""
-    _ensure_published(community_id)
-    row = db.session.execute(
-        sa.select(RuleBookVersion.id, RuleBookVersion.version, RuleBookVersion.effective_from, RuleBookVersion.source)
-        .where(RuleBookVersion.community_id == community_id, RuleBookVersion.effective_from <= day)
-        .order_by(RuleBookVersion.effective_from.desc(), RuleBookVersion.id.desc()).limit(1)).first()
+    stmt = (sa.select(RuleBookVersion.id, RuleBookVersion.version, RuleBookVersion.effective_from,
+                      RuleBookVersion.source)
+            .where(RuleBookVersion.community_id == community_id, RuleBookVersion.effective_from <= day)
+            .order_by(RuleBookVersion.effective_from.desc(), RuleBookVersion.id.desc()).limit(1))
+    row = db.session.execute(stmt).first()
+    if row is None:  # none in force: the community may have no book yet (one query on the hot path, not two)
+        _ensure_published(community_id)
+        row = db.session.execute(stmt).first()
     if row is None:
         first = db.session.scalar(sa.select(sa.func.min(RuleBookVersion.effective_from))
                                   .where(RuleBookVersion.community_id == community_id))
