@@ -68,6 +68,25 @@ def configure_engine(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
+    # registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse)
+    app.teardown_appcontext(_close_session)
+
+
+def _close_session(_error: BaseException | None) -> None:
+    """Close the request's session, tolerating a connection that died since its last statement.
+
+    The rollback that ends every request fails when the database went away after the answer was
+    computed (a restart, a failover); SQLAlchemy has then already invalidated that connection and
+    dropped it from the pool. Letting the error escape the teardown would turn a finished answer
+    into a bare 500 from the WSGI server, so it is logged and the session is closed again — the
+    second close finds no transaction left and ends cleanly."""
+    try:
+        db.session.close()
+    except sa_exc.DBAPIError as error:
+        if not is_connection_error(error):
+            raise
+        log.warning("the connection was lost before the end of the request: %s", str(error).splitlines()[0])
+        db.session.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -145,6 +164,24 @@ def unit_of_work(fn: F) -> F:
         raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]
+
+
+def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
+    return sqlstate(error) == "23505" or "UNIQUE constraint failed" in str(getattr(error, "orig", error))
+
+
+def insert_or_conflict(row: Any, conflict: DomainError) -> None:
+    """Add and flush ``row``, whose unique key the caller has just found free. On PostgreSQL a
+    concurrent request can take the key between that check and this insert (both saw it free);
+    the unique constraint then refuses this insert, and the answer is the same ``conflict`` the
+    check raises — not a 500. (SQLite's ``BEGIN IMMEDIATE`` makes check and insert one.)"""
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except sa_exc.IntegrityError as error:
+        if not is_unique_violation(error):
+            raise
+        raise conflict from error
 
 
 def lock_for_update(stmt: sa.Select) -> sa.Select:

@@ -15,6 +15,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community, Grid, Household, Region, Resident
+from pointsbank.database import insert_or_conflict
 from pointsbank.errors import Conflict, NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -48,8 +49,7 @@ def create_region(actor: User | None, *, code: str, name: str, kind: str, parent
     if db.session.scalar(sa.select(Region.id).where(Region.code == code)) is not None:
         raise CodeTaken(code=code)
     region = Region(code=code, name=name, kind=kind, parent_id=parent_id)
-    db.session.add(region)
-    db.session.flush()
+    insert_or_conflict(region, CodeTaken(code=code))
     region.path = f"{parent.path if parent else '/'}{region.id}/"
     audit.record(actor, "region.create", target=region, data={"code": code})
     db.session.flush()
@@ -80,8 +80,7 @@ def create_community(actor: User | None, *, code: str, name: str, parent_region_
         raise CodeTaken(code=code)
     community = Community(code=code, name=name, region_id=parent_region_id,
                           **{k: v for k, v in settings.items() if k in COMMUNITY_SETTINGS and v is not None})
-    db.session.add(community)
-    db.session.flush()
+    insert_or_conflict(community, CodeTaken(code=code))
     ledger.ensure_system_accounts(community.id)
     audit.record(actor, "community.create", community_id=community.id, target=community,
                  data={"code": code, **{k: v for k, v in settings.items() if k in COMMUNITY_SETTINGS}})
@@ -143,8 +142,7 @@ def create_household(actor: User | None, community_id: int, *, number: str, head
         raise HouseholdNumberTaken(number=number)
     household = Household(community_id=community_id, number=number, head_name=head_name.strip(), address=address,
                           grid_id=grid_named(community_id, grid.strip()).id if grid else None)
-    db.session.add(household)
-    db.session.flush()
+    insert_or_conflict(household, HouseholdNumberTaken(number=number))
     for name in members or []:
         db.session.add(Resident(community_id=community_id, household_id=household.id, name=name.strip()))
     ledger.open_household_account(household.id, community_id, community.base_points, actor.id if actor else None)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.database import insert_or_conflict
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -70,8 +71,7 @@ def create_shop(actor: User, community_id: int, *, name: str, address: str | Non
     if db.session.scalar(sa.select(Shop.id).where(Shop.community_id == community_id, Shop.name == name)) is not None:
         raise ShopNameTaken(name=name)
     shop = Shop(community_id=community_id, name=name, address=address.strip() if address else None)
-    db.session.add(shop)
-    db.session.flush()
+    insert_or_conflict(shop, ShopNameTaken(name=name))
     db.session.add(ShopPartnership(community_id=community_id, shop_id=shop.id))
     ledger.shop_account(community_id, shop.id)
     audit.record(actor, "shop.create", community_id=community_id, target=shop, data={"name": name})

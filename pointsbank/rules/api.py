@@ -193,8 +193,10 @@ class EvidenceUpload(MethodView):
 @blp.route("/evidence/<int:evidence_id>")
 class EvidenceFile(MethodView):
     @policy.allow("admin", "staff", "grid_worker", "resident")
-    @blp.response(200, BINARY, content_type="application/octet-stream",
-                  description="the file, with its own content type (image/jpeg, image/png or application/pdf)")
+    @blp.response(200, BINARY, content_type="image/jpeg")
+    @blp.doc(responses={"200": {"description": "the file, with its own content type (image/jpeg, image/png or "
+                                               "application/pdf)",
+                                "content": {kind: {"schema": BINARY} for _, kind in evidence.SIGNATURES}}})
     def get(self, evidence_id):
         """The evidence file, for those who may see its household."""
         found, path = evidence.open_evidence(current_user(), evidence_id)

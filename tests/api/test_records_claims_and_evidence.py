@@ -100,3 +100,17 @@ def test_evidence_of_a_record_is_visible_to_the_residents_of_that_record_househo
 def test_a_grid_worker_cannot_upload_for_a_household_outside_its_grids(client, world):
     response = upload(client, world, "grid_a", PNG, household_id=str(world["a3"]))
     assert response.status_code == 404
+
+
+def test_every_content_type_evidence_is_served_with_is_documented_in_the_openapi_document(client, world):
+    """schemathesis (make check-reliability) found image/png served where only octet-stream was documented."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    documented = set(spec["paths"]["/api/v1/evidence/{evidence_id}"]["get"]["responses"]["200"]["content"])
+    served = set()
+    for data, name in ((PNG, "a.png"), (JPEG, "a.jpg"), (PDF, "a.pdf")):
+        evidence = upload(client, world, "resident_a1", data, name).get_json()
+        status, _, mimetype = _fetch(client, world, f"/api/v1/evidence/{evidence['id']}", "resident_a1")
+        assert status == 200
+        served.add(mimetype)
+    assert served == {"image/png", "image/jpeg", "application/pdf"}
+    assert served <= documented
