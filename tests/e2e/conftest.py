@@ -16,10 +16,17 @@
 
 Without Chromium the tests skip, unless ``CI`` is set: then they fail (``scripts/install-browser.sh``
 installs it; ``.ci/run`` calls that script).
+
+``make test`` runs the suite twice, on SQLite and on PostgreSQL; the browser tests run in the
+SQLite half only (``POINTSBANK_E2E_POSTGRESQL=1`` runs them on PostgreSQL too). What they prove
+— pages, scripts, camera, accessibility, no foreign hosts — does not depend on the database,
+whose behaviour the rest of the suite checks on both; a second run would add a minute of
+browser time to every ``make test``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -107,8 +114,15 @@ def _server_database(database_template: dict[str, Any], directory: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def e2e_backend() -> None:
+    """Skip in the PostgreSQL half of ``make test`` unless ``POINTSBANK_E2E_POSTGRESQL`` is set."""
+    if BACKEND == "postgresql" and not os.environ.get("POINTSBANK_E2E_POSTGRESQL"):
+        pytest.skip("the browser tests run in the SQLite half (set POINTSBANK_E2E_POSTGRESQL=1 to run them here)")
+
+
 @pytest.fixture(scope="module")
 def e2e_server(database_template: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    e2e_backend()
     browser_available()  # no server needed when the tests cannot run
     from werkzeug.serving import make_server
 

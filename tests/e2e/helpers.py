@@ -101,11 +101,18 @@ class HostGuard:
         if urlsplit(request.url)[:2] == self.allowed:
             route.continue_()
         else:
-            self.refused.append(f"{request.method} {request.url} (from {request.frame.url if request.frame else '?'})")
+            self.refused.append(f"{request.method} {request.url} (from {_frame_url(request)})")
             route.abort("blockedbyclient")
 
     def check(self) -> None:
         assert not self.refused, "pages requested other hosts than the app's own:\n" + "\n".join(self.refused)
+
+
+def _frame_url(request: Any) -> str:
+    try:
+        return request.frame.url
+    except Exception:  # noqa: BLE001 - a service worker's request has no frame
+        return "?"
 
 
 class PageErrors:
