@@ -30,6 +30,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "DB_RETRIES": (5, "times a use case is retried on a PostgreSQL serialisation failure or deadlock"),
     "EVIDENCE_DIR": (None, "where evidence files are stored; default: `evidence/` in the instance folder"),
     "SESSION_COOKIE_SECURE": (False, "send the web session cookie over HTTPS only"),
+    "TRUSTED_PROXIES": (0, "reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto/-Host are "
+                           "believed: the client address that login throttling counts, HTTPS for HSTS and cookies"),
     "REDEEM_GUESSES_PER_CASHIER": (10, "failed short-code lookups per cashier within the window before lookups are refused"),
     "REDEEM_GUESSES_PER_SHOP": (30, "failed short-code lookups per shop (all its cashiers) within the window"),
     "REDEEM_GUESS_WINDOW_MINUTES": (10, "the window of the short-code guess throttle"),
