@@ -64,3 +64,13 @@ def test_other_sites_may_not_embed_our_files_and_https_is_remembered(client, wor
     assert plain.headers["Cross-Origin-Resource-Policy"] == "same-origin"
     assert "Strict-Transport-Security" not in plain.headers  # no promise over plain HTTP
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_settlement_pages_name_the_quarter_in_words_in_each_language(app, client, world):
+    statement_id = _settled_statement(app, client, world)
+    listing = text(client.get("/staff/settlements?period=2026Q1"))
+    page = text(client.get(f"/staff/settlements/{statement_id}"))
+    english = text(client.get(f"/staff/settlements/{statement_id}?lang=en"))
+
+    assert "2026年第1季度" in listing and "2026年第1季度" in page
+    assert "Q1 2026" in english
