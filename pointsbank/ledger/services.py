@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
@@ -254,6 +256,33 @@ def _next_ids(table: sa.Table, count: int) -> list[int]:
     return list(range(first, first + count))
 
 
+def insert_rows(table: sa.Table, rows: list[dict[str, object]]) -> None:
+    """Many rows with the same keys into ``table``, in the session's transaction: ``COPY`` on
+    PostgreSQL (values as Python gives them: aware datetimes, None for NULL), batched
+    executemany elsewhere."""
+    if not rows:
+        return
+    if db.engine.dialect.name != "postgresql":
+        for start in range(0, len(rows), BULK_CHUNK):
+            db.session.execute(sa.insert(table), rows[start:start + BULK_CHUNK])
+        return
+    import psycopg
+    from psycopg import sql
+
+    columns = list(rows[0])
+    as_json = [isinstance(table.c[c].type, sa.JSON) for c in columns]
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    connection = db.session.connection().connection.dbapi_connection
+    try:
+        with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[c]) if j and row[c] is not None else row[c]
+                                for c, j in zip(columns, as_json)])
+    except psycopg.Error as error:  # as SQLAlchemy would raise it: IntegrityError, OperationalError …
+        raise sa_exc.DBAPIError.instance(copy_sql.as_string(connection), None, error, psycopg.Error) from error
+
+
 def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
     """Many transactions of one community in the caller's unit of work, as if :func:`post`
     were called for each entry in order (same legs checks, digests, balances and hash chains;
@@ -316,10 +345,8 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
                 balances[account_id] = chain[0]
             postings.append(row)
         results.append(Posted(transaction_id=transaction_id, created_at=created_at, balances=balances))
-    for start in range(0, len(transactions), BULK_CHUNK):
-        db.session.execute(sa.insert(LedgerTransaction.__table__), transactions[start:start + BULK_CHUNK])
-    for start in range(0, len(postings), BULK_CHUNK):
-        db.session.execute(sa.insert(Posting.__table__), postings[start:start + BULK_CHUNK])
+    insert_rows(LedgerTransaction.__table__, transactions)
+    insert_rows(Posting.__table__, postings)
     updates = [{"b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in sorted(state.items())]
     for start in range(0, len(updates), BULK_CHUNK):
         db.session.execute(

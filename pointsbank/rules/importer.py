@@ -145,8 +145,7 @@ def _write(community: Community, actor: User, scored: list[Candidate], report: R
     rows = [_row(community, actor, candidate, record_id, transaction_ids.get(index), now)
             for index, (record_id, candidate) in enumerate(zip(ids, scored))]
     try:
-        for start in range(0, len(rows), CHUNK):
-            db.session.execute(sa.insert(BehaviourRecord.__table__), rows[start:start + CHUNK])
+        ledger.insert_rows(BehaviourRecord.__table__, rows)
     except sa_exc.IntegrityError:
         raise ImportConflict() from None
     if progress:
