@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -90,6 +91,12 @@ def _csv(sheets: Sequence[Sheet]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def _xlsx_text(value: Any) -> Any:
+    """A name as XLSX can hold it: the control characters the format forbids (a head name
+    imported or typed with a stray one) are dropped rather than failing the whole export."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def _xlsx(sheets: Sequence[Sheet]) -> bytes:
     book = Workbook()
     book.remove(book.active)
@@ -101,7 +108,7 @@ def _xlsx(sheets: Sequence[Sheet]) -> bytes:
             cell.font = bold
         rows = sheet.rows + ([sheet.totals] if sheet.totals else [])
         for row in rows:
-            ws.append([yuan(v) if i in sheet.money and isinstance(v, int) else v for i, v in enumerate(row)])
+            ws.append([yuan(v) if i in sheet.money and isinstance(v, int) else _xlsx_text(v) for i, v in enumerate(row)])
         for row_cells in ws.iter_rows(min_row=2):
             for i, cell in enumerate(row_cells):
                 if i in sheet.money:

@@ -90,3 +90,19 @@ def test_an_admin_ranks_the_villages_of_a_county(app, client, world):
     assert [(e["rank"], e["code"], e["average_points"]) for e in response.get_json()["ranking"]] == [
         (1, "beta", "30.00"), (2, "alpha", "24.00")]
     assert staff.status_code == 403
+
+
+def test_a_name_with_control_characters_still_exports_as_xlsx(app, client, world, db):
+    """schemathesis (make check-reliability) found a 500: a head name with a control character,
+    which XLSX cannot hold, failed the whole export."""
+    from pointsbank.community.models import Household
+
+    _records(world)
+    db.session.get(Household, world["a1"]).head_name = "户主\x0ba1\x1f"
+    db.session.commit()
+    for path in ("rankings/export", "notice/export"):
+        response = client.get(f"/api/v1/communities/{world['alpha']}/{path}?period=2026Q2&format=xlsx",
+                              headers=world.headers("staff_a"))
+        assert response.status_code == 200, path
+        sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
+        assert "户主a1" in [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)], path
