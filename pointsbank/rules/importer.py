@@ -35,6 +35,8 @@ from pointsbank.rules.models import BehaviourRecord
 from pointsbank.rules.records import lock_households
 
 REQUIRED = ("household_number", "rule_code", "occurred_on")
+#: transactions per ledger.post_many call (each call: a few statements, and its rows in memory)
+POST_CHUNK = 10_000
 
 
 class RecorderRequired(BadRequest):
@@ -136,12 +138,12 @@ def _write(community: Community, actor: User, scored: list[Candidate], report: R
                                         memo=candidate.rule.name_zh[:255]))
             posted_rows.append(index)
     transaction_ids: dict[int, int] = {}
-    for start in range(0, len(entries), CHUNK):  # all in the caller's transaction; chunks bound the memory
-        for index, posted in zip(posted_rows[start:start + CHUNK],
-                                 ledger.post_many(community.id, entries[start:start + CHUNK])):
+    for start in range(0, len(entries), POST_CHUNK):  # all in the caller's transaction; chunks bound the memory
+        for index, posted in zip(posted_rows[start:start + POST_CHUNK],
+                                 ledger.post_many(community.id, entries[start:start + POST_CHUNK])):
             transaction_ids[index] = posted.transaction_id
         if progress:
-            progress("post", min(start + CHUNK, len(entries)), len(entries))
+            progress("post", min(start + POST_CHUNK, len(entries)), len(entries))
     rows = [_row(community, actor, candidate, record_id, transaction_ids.get(index), now)
             for index, (record_id, candidate) in enumerate(zip(ids, scored))]
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import sqlalchemy as sa
 
 from pointsbank.ledger.models import Posting
@@ -26,7 +27,9 @@ CSV = ("household_number,rule_code,occurred_on,quantity\n"
        + "A-002,good_deed,2026-05-02,1\n").encode()
 
 
-def test_imported_records_keep_their_reasons_as_lists_and_their_transactions(client, world, db):
+@pytest.mark.parametrize("chunk", [importer.POST_CHUNK, 2])
+def test_imported_records_keep_their_reasons_as_lists_and_their_transactions(client, world, db, monkeypatch, chunk):
+    monkeypatch.setattr(importer, "POST_CHUNK", chunk)  # 2: the postings in three post_many calls
     publish(client, world)
     report = _import(client, world, CSV).get_json()
     assert (report["posted"], report["points"]) == (5, 40 + 35)
