@@ -25,7 +25,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
+#: Debian's Chromium (``POINTSBANK_E2E_CHROMIUM`` names another build of it)
+CHROMIUM = os.environ.get("POINTSBANK_E2E_CHROMIUM", "/usr/bin/chromium")
 PHONE = {"width": 360, "height": 740}
 LANGUAGES = ("zh_CN", "en")
 #: axe-core impacts that fail a page
