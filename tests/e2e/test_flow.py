@@ -58,10 +58,12 @@ def staff_records_a_behaviour(phones: Any, chromium: Any, household_id: int) -> 
     expect(page.locator(f'input[name="household_id"][value="{household_id}"]')).to_be_checked()
     visits.check(page, "staff-record")
 
-    page.select_option("#rule_code", RULE)
-    expect(page.locator("#preview [data-state]")).to_have_attribute("data-state", "pending")
-    expect(page.locator("#preview-points")).to_have_text("+50")
-    visits.check(page, "staff-record-preview", both_languages=False)
+    for lang in ("en", "zh_CN"):  # the dry run in each language; the record is saved in Chinese
+        visits.switch_language(page, lang)
+        page.select_option("#rule_code", RULE)
+        expect(page.locator("#preview [data-state]")).to_have_attribute("data-state", "pending")
+        expect(page.locator("#preview-points")).to_have_text("+50")
+        visits.check(page, "staff-record-preview", both_languages=False)
     with page.expect_navigation():
         page.locator("#record-form button[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"/staff/households/{household_id}$"))
