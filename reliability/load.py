@@ -38,18 +38,22 @@ class Outcome:
 
 @dataclass
 class Event:
-    at: float
+    at: float  # when the answer (or the error) came
     kind: str
     status: int | str
     body: bytes = b""
     retry_after: str | None = None
+    sent: float = 0.0  # when the request went out
 
 
 class MixedLoad:
-    def __init__(self, port: int, world: World, *, seconds: float, retry_for: float = 30.0,
+    def __init__(self, port: int, world: World, *, seconds: float | None = None, retry_for: float = 30.0,
                  kinds: tuple[str, ...] = ("adjustment", "voucher", "redemption")) -> None:
+        """The load runs ``seconds``, or until :meth:`stop`; a request without a definitive
+        answer is retried until ``retry_for`` seconds after the load stopped."""
         self.port, self.world, self.kinds = port, world, kinds
-        self.stop_at = time.monotonic() + seconds
+        self.retry_for = retry_for
+        self.stop_at = time.monotonic() + (seconds if seconds is not None else 24 * 3600)
         self.give_up_at = self.stop_at + retry_for
         self.outcomes: list[Outcome] = []
         self.events: list[Event] = []
@@ -71,12 +75,13 @@ class MixedLoad:
         outcome = Outcome(kind=kind, key=key, user_id=user_id, status="unsent", attempts=0)
         while True:
             outcome.attempts += 1
+            sent = time.monotonic()
             try:
                 status, headers, payload = client.request(method, path, body,
                                                           headers={"Idempotency-Key": key} if key else None)
             except (OSError, http.client.HTTPException) as error:
                 status, headers, payload = type(error).__name__, {}, b""
-            self._event(kind, status, payload, headers.get("retry-after"))
+            self._event(kind, status, payload, headers.get("retry-after"), sent)
             outcome.seen.append(status)
             definitive = isinstance(status, int) and status not in RETRYABLE
             if definitive or not keyed or time.monotonic() > self.give_up_at:
@@ -95,9 +100,33 @@ class MixedLoad:
             self.outcomes.append(outcome)
         return outcome
 
-    def _event(self, kind: str, status: int | str, payload: bytes, retry_after: str | None) -> None:
+    def _event(self, kind: str, status: int | str, payload: bytes, retry_after: str | None, sent: float) -> None:
         with self._lock:
-            self.events.append(Event(time.monotonic(), kind, status, payload[:300], retry_after))
+            self.events.append(Event(time.monotonic(), kind, status, payload[:300], retry_after, sent))
+
+    # --- control -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """No new requests from now on; those still unanswered keep being retried for ``retry_for``."""
+        self.stop_at = min(self.stop_at, time.monotonic())
+        self.give_up_at = self.stop_at + self.retry_for
+
+    def successes_since(self, moment: float, kinds: tuple[str, ...] | None = None) -> int:
+        """Answers of 2xx to requests sent after ``moment``."""
+        with self._lock:
+            return sum(1 for e in self.events if e.sent >= moment and isinstance(e.status, int)
+                       and 200 <= e.status < 300 and (kinds is None or e.kind in kinds))
+
+    def wait_for_successes(self, moment: float, count: int, timeout: float,
+                           kinds: tuple[str, ...] | None = None) -> bool:
+        """Block until ``count`` requests sent after ``moment`` succeeded (the load is really
+        running against the server), or ``timeout`` passed; whether it happened."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.successes_since(moment, kinds) >= count:
+                return True
+            time.sleep(0.05)
+        return False
 
     # --- the actors ---------------------------------------------------------------------------
 
@@ -181,15 +210,32 @@ def audit(load: MixedLoad) -> list[str]:
                 problems.append(f"acknowledged adjustment {o.body} is not in the database")
             elif o.body.get("status") == "posted" and postings.get(str(row[2])) != 1:
                 problems.append(f"adjustment {row[2]} has {postings.get(str(row[2]), 0)} ledger transactions")
-        # vouchers and redemptions: acknowledged ids exist; per user, committed objects = committed keys
-        voucher_ids = {r[0] for r in conn.execute("SELECT id FROM vouchers")}
+        # vouchers and redemptions: each acknowledged one is in the database with exactly one
+        # ledger transaction of its kind (both reference the voucher), the one it points to
+        postings_of = {}
+        for kind, reference_id, transaction_ids in conn.execute(
+                "SELECT kind, reference_id, array_agg(id) FROM ledger_transactions WHERE reference_type = 'voucher' "
+                "AND kind IN ('voucher_issue', 'redemption') GROUP BY kind, reference_id"):
+            postings_of[(kind, reference_id)] = sorted(transaction_ids)
+        problems += [f"voucher {ref} has {len(ids)} {kind} transactions" for (kind, ref), ids in postings_of.items()
+                     if len(ids) != 1]
+        vouchers = {r[0]: r for r in conn.execute("SELECT id, points, issue_transaction_id FROM vouchers")}
         for o in load.acknowledged("voucher"):
-            if o.body.get("id") not in voucher_ids:
-                problems.append(f"acknowledged voucher {o.body.get('id')} is not in the database")
-        redemption_ids = {r[0] for r in conn.execute("SELECT id FROM redemptions")}
+            row = vouchers.get(o.body.get("id")) if isinstance(o.body, dict) else None
+            if row is None:
+                problems.append(f"acknowledged voucher {o.body} is not in the database")
+            elif row[1] != o.body.get("points") or postings_of.get(("voucher_issue", row[0])) != [row[2]]:
+                problems.append(f"acknowledged voucher {row[0]}: {row[1]} points, issue transaction {row[2]}, "
+                                f"ledger {postings_of.get(('voucher_issue', row[0]))}")
+        redemptions = {r[0]: r for r in conn.execute("SELECT id, voucher_id, transaction_id FROM redemptions")}
         for o in load.acknowledged("redemption"):
-            if o.body.get("id") not in redemption_ids:
-                problems.append(f"acknowledged redemption {o.body.get('id')} is not in the database")
+            row = redemptions.get(o.body.get("id")) if isinstance(o.body, dict) else None
+            if row is None:
+                problems.append(f"acknowledged redemption {o.body} is not in the database")
+            elif postings_of.get(("redemption", row[1])) != [row[2]]:
+                problems.append(f"acknowledged redemption {row[0]}: transaction {row[2]}, "
+                                f"ledger {postings_of.get(('redemption', row[1]))}")
+        # per user, objects made = Idempotency-Keys completed: nothing was done twice under two keys
         keys = dict(conn.execute("SELECT user_id, count(*) FROM idempotency_keys WHERE status_code = 201 "
                                  "GROUP BY user_id").fetchall())
         for kind, sql in (("voucher", "SELECT created_by_id, count(*) FROM vouchers GROUP BY created_by_id"),

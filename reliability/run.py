@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import Gunicorn  # noqa: E402
 from reliability import abuse, crash, db_restart, schemathesis_check  # noqa: E402
 from reliability.pgcluster import PgCluster  # noqa: E402
-from reliability.world import ledger_verify, login, prepare  # noqa: E402
+from reliability.world import demo_objects, ledger_verify, login, prepare  # noqa: E402
 
 STEPS = ("abuse", "crash", "db_restart", "schemathesis")
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
@@ -69,17 +69,22 @@ def main() -> int:
         print(f"throwaway PostgreSQL cluster on port {cluster.port} in {cluster.root}", flush=True)
         url = cluster.create_database("pointsbank_reliability")
         world = prepare(url)
-        with Gunicorn(url) as server:
+        with Gunicorn(url, log_path=report_dir / "gunicorn-abuse.log") as server:
             login(world, server.port)
+            made = demo_objects(world, server.port)
+            print("demo community: " + ", ".join(f"{len(v)} {k}" for k, v in made.items()) + " made through the API",
+                  flush=True)
             if "abuse" in steps:
                 step("abuse", lambda: _checks(abuse.run(server.port, world, max_length=MAX_CONTENT_LENGTH,
                                                         short=args.short)))
         if "crash" in steps:
-            step("crash", lambda: crash.run(world, kills=args.kills or (3 if args.short else 10)))
+            step("crash", lambda: crash.run(world, kills=args.kills or (4 if args.short else 25),
+                                            log_path=report_dir / "gunicorn-crash.log"))
         if "db_restart" in steps:
-            step("db_restart", lambda: db_restart.run(world, cluster, down_seconds=3.0 if args.short else 6.0))
+            step("db_restart", lambda: db_restart.run(world, cluster, down_seconds=3.0 if args.short else 8.0,
+                                                      log_path=report_dir / "gunicorn-db_restart.log"))
         if "schemathesis" in steps:
-            with Gunicorn(url) as server:
+            with Gunicorn(url, log_path=report_dir / "gunicorn-schemathesis.log") as server:
                 step("schemathesis", lambda: schemathesis_check.run(server.port, world, short=args.short,
                                                                     report_dir=report_dir))
         step("ledger verify after everything", lambda: _verdict(ledger_verify(url)))

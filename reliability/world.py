@@ -73,6 +73,55 @@ def login(world: World, port: int) -> None:
         world.demo[username] = body
 
 
+#: the smallest valid PNG: a 1×1 transparent pixel
+PNG_1X1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360000002000005000100e2b4f5950000000049454e44ae426082")
+
+
+def demo_objects(world: World, port: int) -> dict[str, list]:
+    """Give the demo community one of each object the API serves by id — vouchers (one
+    redeemed), an evidence photo, an objection, adjustments approved and waiting —
+    made through the API by the demo logins, so that schemathesis' id parameters can point at
+    real objects (see :mod:`reliability.schemathesis_check`). Returns what was made."""
+    made: dict[str, list] = {"adjustments": [], "vouchers": [], "redemptions": [], "evidence": [], "objections": []}
+    household = world.demo["resident"]["user"]["household_id"]
+
+    def call(user: str, method: str, path: str, body: object = None, *, raw: bytes | None = None,
+             headers: dict[str, str] | None = None, expect: int = 201) -> dict:
+        client = Client(port, world.demo[user]["token"])
+        status, _, payload = client.request(method, path, body, raw=raw, headers=headers)
+        client.close()
+        if status != expect:
+            raise RuntimeError(f"{user} {method} {path} answered {status}: {payload[:300]!r}")
+        import json
+
+        return json.loads(payload)
+
+    grant = call("staff2", "POST", f"/api/v1/households/{household}/adjustments",
+                 {"points": 50, "reason": "reliability: points to spend on vouchers"})
+    if grant["status"] == "pending":  # over the community's limit for one staff member
+        grant = call("staff", "POST", f"/api/v1/adjustments/{grant['id']}/approve", expect=200)
+    made["adjustments"].append(grant)
+    for points in (5, 6, 7):
+        made["vouchers"].append(call("resident", "POST", "/api/v1/vouchers", {"points": points}))
+    made["redemptions"].append(call("cashier", "POST", "/api/v1/redemptions",
+                                    {"code": made["vouchers"][0]["token"], "points": 3}))
+    boundary = "reliability-boundary"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + PNG_1X1 + f"\r\n--{boundary}--\r\n".encode()
+    made["evidence"].append(call("resident", "POST", "/api/v1/evidence", raw=form,
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}))
+    records = call("resident", "GET", f"/api/v1/records?household_id={household}&open_to_objection=true",
+                   expect=200)["items"]
+    if not records:
+        raise RuntimeError("the demo resident's household has no record open to objection")
+    made["objections"].append(call("resident", "POST", f"/api/v1/records/{records[0]['id']}/objections",
+                                   {"reason": "reliability: this was not us"}))
+    made["adjustments"].append(call("staff2", "POST", f"/api/v1/households/{household}/adjustments",
+                                    {"points": 500, "reason": "reliability: a large correction"}))
+    return made
+
+
 def ledger_verify(url: str) -> tuple[bool, str]:
     """``pointsbank ledger verify`` as an operator runs it."""
     import os
