@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pointsbank.auth.current import current_user
 from pointsbank.errors import BadRequest, Conflict, DomainError, Unprocessable
+from pointsbank.database import utcnow
 from pointsbank.extensions import db
 from pointsbank.ledger.models import IdempotencyKey
 
@@ -71,9 +72,8 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise IdempotencyKeyInvalid()
         user = current_user()
         print_ = fingerprint()
-        insert = (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(IdempotencyKey)
-        row_id = db.session.execute(insert.values(user_id=user.id, key=key, fingerprint=print_)
-                                    .on_conflict_do_nothing().returning(IdempotencyKey.id)).scalar()
+        row_id = db.session.execute(_claim(db.engine.dialect.name), {
+            "user_id": user.id, "key": key, "fingerprint": print_, "created_at": utcnow()}).scalar()
         if row_id is None:
             stored = db.session.execute(sa.select(IdempotencyKey).where(
                 IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)).scalar_one()
@@ -94,8 +94,23 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
             status, body = response.status_code, response.get_data(as_text=True)
         else:  # a view returning a plain value
             status, body = 200, str(response)
-        db.session.execute(sa.update(IdempotencyKey).where(IdempotencyKey.id == row_id).values(
-            status_code=status, response_body=body))
+        db.session.execute(_store(), {"row_id": row_id, "status_code": status, "response_body": body})
         return response
 
     return wrapper
+
+
+# built once per process: constructing them cost about as much CPU as running them
+
+@functools.lru_cache(maxsize=2)
+def _claim(dialect: str) -> sa.Insert:
+    keys = IdempotencyKey.__table__
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(keys)
+    return insert.on_conflict_do_nothing().returning(keys.c.id)
+
+
+@functools.lru_cache(maxsize=1)
+def _store() -> sa.Update:
+    keys = IdempotencyKey.__table__
+    return sa.update(keys).where(keys.c.id == sa.bindparam("row_id")).values(
+        status_code=sa.bindparam("status_code"), response_body=sa.bindparam("response_body"))

@@ -185,8 +185,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     created_at = clock.now()
     ref_type, ref_id = (reference[0], str(reference[1])) if reference else (None, None)
     digest = transaction_digest(community_id, kind, ref_type, ref_id, reversal_of_id, actor_id, created_at, legs)
-    transactions = LedgerTransaction.__table__
-    transaction_id = db.session.execute(sa.insert(transactions).returning(transactions.c.id), {
+    transaction_id = db.session.execute(_transaction_insert(), {
         "community_id": community_id, "kind": kind, "reference_type": ref_type, "reference_id": ref_id,
         "actor_id": actor_id, "reversal_of_id": reversal_of_id, "memo": memo, "digest": digest,
         "created_at": created_at}).scalar_one()
@@ -221,6 +220,12 @@ def _lock_for(dialect: str) -> sa.Select:
 def _lock_statement() -> sa.Select:
     """The chained accounts of a transaction, locked in id order (built once per dialect)."""
     return _lock_for(db.engine.dialect.name)
+
+
+@functools.lru_cache(maxsize=1)
+def _transaction_insert() -> sa.Insert:
+    transactions = LedgerTransaction.__table__
+    return sa.insert(transactions).returning(transactions.c.id)
 
 
 @functools.lru_cache(maxsize=1)
