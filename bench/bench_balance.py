@@ -12,6 +12,8 @@ Two measurements on the same server (gunicorn ``-w 2 -k gthread --threads 8``):
    p50 and p99 are reported; the goal is p99 under 20 ms. When the server cannot take the
    goal's rate, the offered rate is capped at 80 % of the measured throughput instead, and the
    table says so.
+3. **context**: the same 200 clients on ``GET /healthz`` (no authentication, one ``SELECT 1``):
+   the most this HTTP stack and this load generator do on this machine, for reading the ratio.
 
     python bench/bench_balance.py [--short] [--seconds 20] [--json out.json] [--database URL]
 """
@@ -54,6 +56,8 @@ def main() -> None:
             rate = goal_rate if closed.throughput >= goal_rate else 0.8 * closed.throughput
             paced = run_load(server.port, read, clients=CLIENTS, seconds=seconds, tokens=client_tokens, warmup=2,
                              rate=rate)
+            floor = run_load(server.port, lambda client, index, sequence: client.request("GET", "/healthz")[0],
+                             clients=CLIENTS, seconds=seconds, warmup=2)
     capped = rate < goal_rate
     figures = [
         Figure("balance read throughput (200 clients)", closed.throughput, "req/s", baseline,
@@ -67,6 +71,11 @@ def main() -> None:
                         "goal_rate": round(goal_rate, 1), "achieved_rate": round(paced.throughput, 1),
                         "statuses": paced.statuses, "capped_below_goal_rate": capped}),
         Figure("balance read p50 at 200 clients", paced.p50_ms, "ms", details={"offered_rate": round(rate, 1)}),
+        Figure("(context) GET /healthz, no auth, 200 clients", floor.throughput, "req/s", baseline,
+               "pgbench select-only tps", details={"p50_ms": round(floor.p50_ms, 2), "p99_ms": round(floor.p99_ms, 2),
+                                                   "statuses": floor.statuses,
+                                                   "why": "the ceiling of gunicorn + Flask + one SELECT 1 on "
+                                                          "this machine, with the same load generator"}),
     ]
     write_results(args.json_path, "balance", figures)
 
