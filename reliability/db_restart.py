@@ -7,6 +7,9 @@ a crash, recovered from WAL at the next start), kept down a few seconds, started
   sent after PostgreSQL accepts connections again must succeed. A pooled connection left over
   from before the restart would fail its first statement (``pool_pre_ping`` throws such
   connections away at checkout), so a single 503 after the return is a failure.
+* The same once more with the app idle across a quick restart: its pools then still hold the
+  dead connections (under load the failing requests empty them), and the reads that follow must
+  all succeed.
 * Nothing acknowledged may be lost: the same exactly-once audit as the crash test, and
   ``ledger verify`` clean.
 """
@@ -43,6 +46,7 @@ def run(world: World, cluster: PgCluster, *, down_seconds: float = 3.0, log_path
         cluster.stop("immediate")
         stopped_at = time.monotonic()
         time.sleep(down_seconds)
+        starting_at = time.monotonic()  # it may accept connections before pg_ctl notices
         cluster.start()
         up_at = time.monotonic()
         recovered = load.wait_for_successes(up_at, WARM, RECOVERY_LIMIT_SECONDS,
@@ -51,20 +55,23 @@ def run(world: World, cluster: PgCluster, *, down_seconds: float = 3.0, log_path
             time.sleep(1.0)  # some more load on the recovered app: stale connections would show here
         load.stop()
         worker.join(load.retry_for + 60)
+        quiet = _quiet_restart(server.port, world, cluster)
     finally:
         load.stop()
         server.stop()
     if worker.is_alive():
         problems.append("the load did not finish its retries")
-    # sent once the database was surely gone and answered before it was back
-    during = [e for e in load.events if e.sent >= stopped_at and e.at <= up_at]
+    # sent once the database was surely gone and answered before it could be back
+    during = [e for e in load.events if e.sent >= stopped_at and e.at <= starting_at]
     answered = [e for e in during if isinstance(e.status, int)]
     if not answered:
         problems.append("no answer at all while the database was down")
     down_problems: set[str] = set()
     for event in answered:
         if event.status != 503:
-            down_problems.add(f"while the database was down: {event.status} {event.body[:160]!r}")
+            down_problems.add(f"while the database was down: {event.status} {event.kind} sent "
+                              f"{event.sent - stopped_at:+.3f}s after the stop, answered {event.at - stopped_at:+.3f}s: "
+                              f"{event.body[:100]!r}")
             continue
         try:
             shape = json.loads(event.body)["error"]
@@ -86,6 +93,11 @@ def run(world: World, cluster: PgCluster, *, down_seconds: float = 3.0, log_path
     if failed_after:
         problems.append(f"{len(failed_after)} of {len(after)} requests sent after the database was back failed "
                         f"(stale pooled connections?), e.g. {failed_after[0].status} {failed_after[0].body[:160]!r}")
+    quiet_failed = [e for e in quiet.events if e.status != 200]
+    if not quiet.events or quiet_failed:
+        problems.append(f"after a restart while the app was idle, {len(quiet_failed)} of {len(quiet.events)} reads "
+                        f"failed (stale pooled connections), e.g. "
+                        f"{(quiet_failed[0].status, quiet_failed[0].body[:160]) if quiet_failed else 'no reads'}")
     successes_after = sorted(e.at for e in after if isinstance(e.status, int) and 200 <= e.status < 300)
     recovery = round(successes_after[0] - up_at, 2) if successes_after else None
     problems += audit(load)
@@ -99,13 +111,27 @@ def run(world: World, cluster: PgCluster, *, down_seconds: float = 3.0, log_path
         except (ValueError, KeyError, TypeError):
             code = "?"
         codes[f"{event.status} {code}"] = codes.get(f"{event.status} {code}", 0) + 1
-    stats = {**summary(load), "down_seconds": round(up_at - down_at, 2), "answers_while_down": codes,
+    stats = {**summary(load), "down_seconds": round(up_at - down_at, 2),
+             "start_seconds": round(up_at - starting_at, 2), "answers_while_down": codes,
              "unanswered_while_down": len(unanswered), "requests_after_return": len(after),
-             "failed_after_return": len(failed_after), "first_success_after_return_seconds": recovery,
+             "failed_after_return": len(failed_after), "reads_after_idle_restart": len(quiet.events),
+             "failed_after_idle_restart": len(quiet_failed), "first_success_after_return_seconds": recovery,
              "ledger_verify": verdict}
     for problem in problems:
         log(f"    PROBLEM {problem}")
     log(f"    down {stats['down_seconds']}s: {codes}; after the return {len(after)} requests, "
         f"{len(failed_after)} failed, first success after {recovery}s; acknowledged {stats['acknowledged']}; "
-        f"{verdict}")
+        f"after an idle restart {len(quiet.events)} reads, {len(quiet_failed)} failed; {verdict}")
     return not problems, {**stats, "problems": problems}
+
+
+def _quiet_restart(port: int, world: World, cluster: PgCluster) -> MixedLoad:
+    """PostgreSQL restarted while the app is idle: its pools still hold the connections of the
+    load, now dead, and nothing has touched them. The reads that follow must all succeed — each
+    stale connection is found out at checkout (``pool_pre_ping``), not by a failed request.
+    (Under load the failed requests themselves empty the pool, so only this shows the ping.)"""
+    cluster.stop("immediate")
+    cluster.start()
+    quiet = MixedLoad(port, world, seconds=2.0, retry_for=0, kinds=())
+    quiet.run(readers=12)
+    return quiet

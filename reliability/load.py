@@ -2,7 +2,8 @@
 
 Threads of staff (adjustments), residents (voucher issues) and cashiers (redemptions of the
 vouchers just issued) send requests, each with its own ``Idempotency-Key``. When the answer is
-lost (connection refused or reset while the server is down) or is a 502/503/504, the client
+lost (connection refused or reset while the server is down), is a 502/503/504, or is the 409 of
+the same key still in progress, the client
 does what a real client must: it sends the *same* request with the *same* key again, until it
 gets a definitive answer or time runs out. :func:`audit` then checks, in the database, that
 every request the client saw succeed is there exactly once and that nothing was done twice.
@@ -83,7 +84,9 @@ class MixedLoad:
                 status, headers, payload = type(error).__name__, {}, b""
             self._event(kind, status, payload, headers.get("retry-after"), sent)
             outcome.seen.append(status)
-            definitive = isinstance(status, int) and status not in RETRYABLE
+            # the same key still being processed elsewhere (a retry racing its first attempt): ask again
+            in_progress = status == 409 and b'"idempotency_in_progress"' in payload
+            definitive = isinstance(status, int) and status not in RETRYABLE and not in_progress
             if definitive or not keyed or time.monotonic() > self.give_up_at:
                 outcome.status = status
                 outcome.replayed = headers.get("idempotent-replayed") == "true"
@@ -252,10 +255,21 @@ def audit(load: MixedLoad) -> list[str]:
         missing = acknowledged_keys - stored
         if missing:
             problems.append(f"{len(missing)} acknowledged Idempotency-Keys have no stored response")
+    left = unfinished(load)
+    if left:
+        problems.append(f"{len(left)} requests never got a definitive answer, e.g. {left[0].kind} {left[0].seen[-5:]}")
     five_hundreds = [e for e in load.events if e.status == 500]
     if five_hundreds:
         problems.append(f"{len(five_hundreds)} answers of 500, e.g. {five_hundreds[0].body[:200]!r}")
     return problems
+
+
+def unfinished(load: MixedLoad) -> list[Outcome]:
+    """Point-moving requests that never got a definitive answer, however often they were retried."""
+    return [o for o in load.outcomes if o.key and (not isinstance(o.status, int) or o.status in RETRYABLE
+                                                   or (o.status == 409 and isinstance(o.body, dict)
+                                                       and o.body.get("error", {}).get("code")
+                                                       == "idempotency_in_progress"))]
 
 
 def summary(load: MixedLoad) -> dict:
