@@ -38,4 +38,6 @@ def test_failed_logins_count_the_client_address_the_trusted_proxy_forwards(app_c
                                           headers={"X-Forwarded-For": "203.0.113.7"})
         assert response.status_code == 401
         keys = db.session.scalars(sa.select(ThrottleEvent.key).where(ThrottleEvent.scope == "login:addr")).all()
+        db.session.remove()
+        db.engine.dispose()  # this second app's own pool: leave no connection open behind the test
     assert keys == [counted]
