@@ -24,6 +24,7 @@ The unique ``redemptions.voucher_id`` is the last line of defence behind the row
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,7 @@ from pointsbank.database import is_postgresql, lock_for_update
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.ledger.models import Account
 from pointsbank.pagination import keyset_page
 from pointsbank.redeem import keys, shops, shortcode, tokens
 from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
@@ -67,16 +69,16 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
         raise PointsExceedVoucher(voucher_points=voucher.points, points=points,
                                   details={"voucher_points": voucher.points})
 
-    community = db.session.get(Community, voucher.community_id)
+    point_value_fen = db.session.scalar(_point_value(), {"community_id": voucher.community_id})
     returned = voucher.points - points
     escrow = ledger.system_accounts(voucher.community_id)["vouchers"]
+    shop_account, household_account = _accounts(voucher.community_id, shop.id, voucher.household_id)
     posted = ledger.post(voucher.community_id, "redemption",
-                         [(escrow, -voucher.points), (ledger.shop_account(voucher.community_id, shop.id), points),
-                          (ledger.household_account_id(voucher.household_id), returned)],
+                         [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
                          actor_id=actor.id, reference=("voucher", voucher.id))
     redemption = Redemption(community_id=voucher.community_id, voucher_id=voucher.id, shop_id=shop.id,
                             cashier_id=actor.id, points=points, returned_points=returned,
-                            point_value_fen=community.point_value_fen, value_fen=points * community.point_value_fen,
+                            point_value_fen=point_value_fen, value_fen=points * point_value_fen,
                             transaction_id=posted.transaction_id, created_at=posted.created_at)
     db.session.add(redemption)
     try:
@@ -147,6 +149,37 @@ def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) ->
         if (voucher.kid, voucher.community_id, voucher.points, int(voucher.expires_at.timestamp())) != (
                 kid, claims.community_id, claims.points, claims.expires_at):
             raise VoucherForged()  # signed by the community, but not what was issued as this voucher
+
+
+@functools.lru_cache(maxsize=1)
+def _point_value() -> sa.Select:
+    """The community's point value now (not its whole row: only this is needed)."""
+    return sa.select(Community.__table__.c.point_value_fen).where(
+        Community.__table__.c.id == sa.bindparam("community_id"))
+
+
+@functools.lru_cache(maxsize=1)
+def _accounts_statement() -> sa.Select:
+    accounts = Account.__table__
+    return sa.select(accounts.c.id, accounts.c.household_id).where(sa.or_(
+        sa.and_(accounts.c.community_id == sa.bindparam("community_id"), accounts.c.key == sa.bindparam("shop_key")),
+        accounts.c.household_id == sa.bindparam("household_id")))
+
+
+def _accounts(community_id: int, shop_id: int, household_id: int) -> tuple[int, int]:
+    """(shop account, household account) with one query; the shop's is opened on its first redemption."""
+    shop_account = household_account = None
+    for account_id, owner in db.session.execute(_accounts_statement(), {
+            "community_id": community_id, "shop_key": f"shop:{shop_id}", "household_id": household_id}):
+        if owner == household_id:
+            household_account = account_id
+        else:
+            shop_account = account_id
+    if household_account is None:
+        raise NotFound()
+    if shop_account is None:
+        shop_account = ledger.shop_account(community_id, shop_id)
+    return shop_account, household_account
 
 
 def _partner_of(community_id: int, shop_id: int) -> bool:
