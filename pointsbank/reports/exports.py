@@ -186,7 +186,7 @@ def export_statement(actor: Any, statement_id: int, fmt: str) -> ExportFile:
     statement = statements.statement_for(actor, statement_id)
     community = db.session.get(Community, statement.community_id)
     view = statements.statement_view(statement)
-    return render(fmt, statement_sheets(view, statements.statement_lines(statement.id), community),
+    return render(fmt, statement_sheets(view, statements.statement_lines(statement), community),
                   f"settlement-{community.code}-{statement.period}-shop{statement.shop_id}")
 
 

@@ -1,12 +1,13 @@
 """Settlement statements and their lines, and the published notice boards.
 
 * One statement per (community, shop, period): ``draft → confirmed → paid``. Its totals are
-  the sums of its lines, computed by the database (``INSERT … SELECT``, ``GROUP BY``).
-* A line is a redemption of the period (``kind='redemption'``, at the fen value fixed when
-  it happened) or an adjustment (``kind='adjustment'``): a redemption that was reversed after
-  the statement holding it was confirmed, carried with the opposite sign into the shop's next
-  statement. A redemption appears at most once per kind (unique key), so it is never paid
-  twice and never taken back twice.
+  summed by the database (``INSERT … SELECT … GROUP BY``) straight from the redemptions.
+* Its redemption lines are not stored: they are the redemptions of its community and shop
+  with ``created_at`` in ``[starts_at, ends_at)`` not reversed at ``built_at`` (each at the fen
+  value fixed when it happened), read on demand (:mod:`pointsbank.reports.settlement`).
+* ``settlement_lines`` holds the adjustments (``kind='adjustment'``): a redemption that was
+  reversed after the confirmed statement paying it was built, carried with the opposite sign
+  into the shop's next statement, at most once (unique key), so it is never taken back twice.
 * A notice board is the frozen JSON of a period's publication: ranking, champion, totals per
   category and grid, records open to objection, and for a year its best families.
 """
@@ -50,7 +51,12 @@ class SettlementStatement(db.Model):
     adjustment_points: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     adjustment_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when its redemptions were summed; a redemption reversed later is still on it
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the quarter ``[starts_at, ends_at)`` as UTC instants (midnights in the community's time zone);
+    #: always set, nullable only so that SQLite could add them without rebuilding the table
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

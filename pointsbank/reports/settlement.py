@@ -1,19 +1,30 @@
-"""Building settlement statements in the database: three set-based statements per run.
+"""Building settlement statements in the database: one ``GROUP BY`` over the redemptions.
 
-For a community and a closed quarter ``[start, end)`` (its time zone):
+For a community and a closed quarter ``[start, end)`` (its time zone), at the build moment
+``built_at``:
 
-1. ``INSERT INTO settlement_statements … SELECT`` one draft per shop that had a redemption in
-   the quarter or has an adjustment to carry;
-2. ``INSERT INTO settlement_lines … SELECT`` every redemption of the quarter not reversed
-   (at its own ``value_fen``: the point value in force at that moment), and every adjustment:
-   a redemption paid by an earlier *confirmed or paid* statement of the shop and reversed
-   since, carried with the opposite sign (each at most once: unique key);
-3. ``UPDATE … FROM (SELECT … GROUP BY statement_id)`` the totals from the lines.
+1. ``INSERT INTO settlement_statements … SELECT … GROUP BY shop_id``: one draft per shop, its
+   totals summed straight from ``redemptions`` — the redemptions of the quarter not reversed at
+   ``built_at``, each at its own stored ``value_fen`` (the point value in force at that moment) —
+   plus a zero row for a shop that only has an adjustment to carry. The statement keeps
+   ``starts_at``/``ends_at`` (the quarter as UTC instants) and ``built_at``;
+2. ``INSERT INTO settlement_lines … SELECT`` the adjustments (few rows): a redemption paid by an
+   earlier *confirmed or paid* statement of the shop — in that statement's
+   ``[starts_at, ends_at)`` and reversed after its ``built_at`` — carried with the opposite sign,
+   each at most once (unique key);
+3. ``UPDATE`` the statements that received adjustments with their sums.
+
+The redemption lines are not copied: a statement's redemption lines are *derived* on demand
+(:func:`redemption_lines`) as the redemptions of its community and shop with ``created_at`` in
+``[starts_at, ends_at)`` and ``reversed_at IS NULL OR reversed_at > built_at`` — the very predicate
+its totals were summed with. Redemptions never change except ``reversed_at``, set once, so the
+lines of a confirmed or paid statement never change; only the adjustments are materialised.
 
 No redemption passes through Python. Reruns are the guard's business
 (:mod:`pointsbank.jobs.guard`): a completed period is never rebuilt. A *draft* is rebuilt
-(its lines deleted and selected again) only when it is confirmed, so a redemption reversed
-before confirmation simply drops out of it; confirmed and paid statements never change.
+(totals summed again, ``built_at`` moved to now, adjustments selected again) only when it is
+confirmed, so a redemption reversed before confirmation simply drops out of it; confirmed and
+paid statements never change.
 
 Example: a shop redeemed 30 points at 100 fen and, after the point value changed, 20 points
 at 150 fen → ``count 2, points 50, amount_fen 6000``.
@@ -43,6 +54,9 @@ S = SettlementStatement.__table__
 L = SettlementLine.__table__
 LINE_COLUMNS = ["community_id", "statement_id", "kind", "redemption_id", "occurred_at", "points", "point_value_fen",
                 "value_fen", "origin_statement_id"]
+STATEMENT_COLUMNS = ["community_id", "shop_id", "period", "status", "count", "points", "amount_fen",
+                     "adjustment_count", "adjustment_points", "adjustment_fen", "created_at", "built_at",
+                     "starts_at", "ends_at"]
 
 
 def settle(community_id: int, period: periods.Period, now: datetime | None = None) -> dict[str, Any]:
@@ -56,100 +70,106 @@ def settle(community_id: int, period: periods.Period, now: datetime | None = Non
     start, end = period.bounds(community.timezone)
     built = clock.now()
 
-    shops = sa.union(sa.select(R.c.shop_id).where(*_in_period(community_id, start, end)),
-                     _carried(community_id, period.key, shops_only=True)).subquery()
-    db.session.execute(sa.insert(S).from_select(
-        ["community_id", "shop_id", "period", "status", "count", "points", "amount_fen", "adjustment_count",
-         "adjustment_points", "adjustment_fen", "created_at", "built_at"],
-        sa.select(sa.literal(community_id), shops.c.shop_id, sa.literal(period.key), sa.literal("draft"),
-                  *[sa.literal(0) for _ in range(6)], _at(built), _at(built))))
-    _insert_lines(community_id, period.key, start, end)
+    sums = (sa.select(R.c.shop_id.label("shop_id"), sa.func.count().label("n"), sa.func.sum(R.c.points).label("p"),
+                      sa.func.sum(R.c.value_fen).label("f"))
+            .where(*_settled(community_id, _at(start), _at(end), _at(built)))
+            .group_by(R.c.shop_id))
+    carried_only = (sa.select(sa.distinct(R.c.shop_id).label("shop_id"), sa.literal(0).label("n"),
+                              sa.literal(0).label("p"), sa.literal(0).label("f"))
+                    .select_from(_carried_join(community_id, period.key)[0]).where(*_carried_where(community_id)))
+    shops = sa.union_all(sums, carried_only).subquery()
+    db.session.execute(sa.insert(S).from_select(STATEMENT_COLUMNS, sa.select(
+        sa.literal(community_id), shops.c.shop_id, sa.literal(period.key), sa.literal("draft"),
+        sa.func.sum(shops.c.n), sa.func.sum(shops.c.p), sa.func.sum(shops.c.f), sa.literal(0), sa.literal(0),
+        sa.literal(0), _at(built), _at(built), _at(start), _at(end)).group_by(shops.c.shop_id)))
+    _insert_adjustments(community_id, period.key)
     _pause_for_tests()
-    _update_totals(community_id, period.key)
+    _add_adjustment_totals(community_id, period.key)
     return _summary(community_id, period.key)
 
 
 def rebuild(statement: SettlementStatement) -> None:
-    """Select a draft's lines again from the current redemptions (used when it is confirmed)."""
-    community = db.session.get(Community, statement.community_id)
-    start, end = periods.parse(statement.period).bounds(community.timezone)
+    """Sum a draft again from the current redemptions, as of now (used when it is confirmed)."""
+    built = clock.now()
+    count, points, fen = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(R.c.points), 0),
+                  sa.func.coalesce(sa.func.sum(R.c.value_fen), 0))
+        .where(R.c.shop_id == statement.shop_id,
+               *_settled(statement.community_id, _at(statement.starts_at), _at(statement.ends_at), _at(built)))).one()
     db.session.execute(sa.delete(L).where(L.c.statement_id == statement.id))
-    _insert_lines(statement.community_id, statement.period, start, end, statement_id=statement.id)
     db.session.execute(sa.update(S).where(S.c.id == statement.id).values(
-        count=0, points=0, amount_fen=0, adjustment_count=0, adjustment_points=0, adjustment_fen=0,
-        built_at=_at(clock.now())))
-    _update_totals(statement.community_id, statement.period, statement_id=statement.id)
+        count=count, points=points, amount_fen=fen, adjustment_count=0, adjustment_points=0, adjustment_fen=0,
+        built_at=_at(built)))
+    _insert_adjustments(statement.community_id, statement.period, statement_id=statement.id)
+    _add_adjustment_totals(statement.community_id, statement.period, statement_id=statement.id)
     db.session.refresh(statement)
+
+
+def redemption_lines(statement: SettlementStatement) -> sa.Select:
+    """The statement's redemption lines, read from ``redemptions`` (chronological), shaped like
+    ``settlement_lines`` rows; a derived line's ``id`` is its redemption's id."""
+    return (sa.select(R.c.id.label("id"), sa.literal("redemption").label("kind"), R.c.id.label("redemption_id"),
+                      R.c.created_at.label("occurred_at"), R.c.points.label("points"),
+                      R.c.point_value_fen.label("point_value_fen"), R.c.value_fen.label("value_fen"),
+                      sa.null().label("origin_statement_id"))
+            .where(R.c.shop_id == statement.shop_id,
+                   *_settled(statement.community_id, _at(statement.starts_at), _at(statement.ends_at),
+                             _at(statement.built_at)))
+            .order_by(R.c.created_at, R.c.id))
 
 
 def _at(moment: datetime) -> sa.BindParameter:
     return sa.bindparam(None, moment, type_=UTCDateTime)
 
 
-def _in_period(community_id: int, start: datetime, end: datetime) -> list[Any]:
-    return [R.c.community_id == community_id, R.c.created_at >= _at(start), R.c.created_at < _at(end),
-            R.c.reversed_at.is_(None)]
+def _settled(community_id: int, start: Any, end: Any, built: Any) -> list[Any]:
+    """A statement's redemptions: of the quarter, and not reversed when the statement was built."""
+    return [R.c.community_id == community_id, R.c.created_at >= start, R.c.created_at < end,
+            sa.or_(R.c.reversed_at.is_(None), R.c.reversed_at > built)]
 
 
-def _carried(community_id: int, period_key: str, *, shops_only: bool = False,
-             statement_id: int | None = None) -> sa.Select:
-    """Reversed redemptions paid by an earlier confirmed/paid statement and not yet carried back."""
-    paid_line, origin, carried = L.alias("paid_line"), S.alias("origin"), L.alias("carried")
-    joined = (R.join(paid_line, sa.and_(paid_line.c.community_id == R.c.community_id,
-                                        paid_line.c.redemption_id == R.c.id, paid_line.c.kind == "redemption"))
-              .join(origin, sa.and_(origin.c.id == paid_line.c.statement_id,
-                                    origin.c.status.in_(("confirmed", "paid")), origin.c.period < period_key)))
-    where = [R.c.community_id == community_id, R.c.reversed_at.is_not(None),
-             ~sa.exists().where(carried.c.community_id == community_id, carried.c.redemption_id == R.c.id,
-                                carried.c.kind == "adjustment")]
-    if shops_only:
-        return sa.select(R.c.shop_id).select_from(joined).where(*where)
-    joined = joined.join(S, sa.and_(S.c.community_id == R.c.community_id, S.c.shop_id == R.c.shop_id,
-                                    S.c.period == period_key))
+def _carried_join(community_id: int, period_key: str) -> tuple[sa.Join, sa.Alias]:
+    """Redemptions joined to the earlier confirmed/paid statement (``origin``) that paid them and
+    was built before they were reversed."""
+    origin = S.alias("origin")
+    return R.join(origin, sa.and_(origin.c.community_id == R.c.community_id, origin.c.shop_id == R.c.shop_id,
+                                  origin.c.status.in_(("confirmed", "paid")), origin.c.period < period_key,
+                                  R.c.created_at >= origin.c.starts_at, R.c.created_at < origin.c.ends_at,
+                                  R.c.reversed_at > origin.c.built_at)), origin
+
+
+def _carried_where(community_id: int) -> list[Any]:
+    """…and not yet carried back by an adjustment."""
+    carried = L.alias("carried")
+    return [R.c.community_id == community_id, R.c.reversed_at.is_not(None),
+            ~sa.exists().where(carried.c.community_id == community_id, carried.c.redemption_id == R.c.id,
+                               carried.c.kind == "adjustment")]
+
+
+def _insert_adjustments(community_id: int, period_key: str, statement_id: int | None = None) -> None:
+    joined, origin = _carried_join(community_id, period_key)
+    joined = joined.join(S, sa.and_(
+        S.c.community_id == R.c.community_id, S.c.shop_id == R.c.shop_id, S.c.period == period_key))
+    where = _carried_where(community_id)
     if statement_id is not None:
         where.append(S.c.id == statement_id)
-    return sa.select(R.c.community_id, S.c.id, sa.literal("adjustment"), R.c.id, R.c.reversed_at, -R.c.points,
-                     R.c.point_value_fen, -R.c.value_fen, origin.c.id).select_from(joined).where(*where)
+    db.session.execute(sa.insert(L).from_select(LINE_COLUMNS, sa.select(
+        R.c.community_id, S.c.id, sa.literal("adjustment"), R.c.id, R.c.reversed_at, -R.c.points,
+        R.c.point_value_fen, -R.c.value_fen, origin.c.id).select_from(joined).where(*where)))
 
 
-def _insert_lines(community_id: int, period_key: str, start: datetime, end: datetime,
-                  statement_id: int | None = None) -> None:
-    statement_match = sa.and_(S.c.community_id == R.c.community_id, S.c.shop_id == R.c.shop_id,
-                              S.c.period == period_key)
-    where = _in_period(community_id, start, end)
-    if statement_id is not None:
-        where.append(S.c.id == statement_id)
-    redemptions = (sa.select(R.c.community_id, S.c.id, sa.literal("redemption"), R.c.id, R.c.created_at, R.c.points,
-                             R.c.point_value_fen, R.c.value_fen, sa.null())
-                   .select_from(R.join(S, statement_match)).where(*where))
-    db.session.execute(sa.insert(L).from_select(LINE_COLUMNS, redemptions))
-    db.session.execute(sa.insert(L).from_select(LINE_COLUMNS, _carried(community_id, period_key,
-                                                                       statement_id=statement_id)))
-
-
-def _update_totals(community_id: int, period_key: str, statement_id: int | None = None) -> None:
-    is_redemption = L.c.kind == "redemption"
-
-    def total(value: Any, redemption: bool | None) -> Any:
-        if redemption is None:
-            return sa.func.coalesce(sa.func.sum(value), 0)
-        return sa.func.coalesce(sa.func.sum(sa.case((is_redemption if redemption else ~is_redemption, value),
-                                                    else_=0)), 0)
-
+def _add_adjustment_totals(community_id: int, period_key: str, statement_id: int | None = None) -> None:
+    """Add the adjustment lines' sums to the statements that received some (few rows)."""
     ids = sa.select(S.c.id).where(S.c.community_id == community_id, S.c.period == period_key)
     if statement_id is not None:
         ids = ids.where(S.c.id == statement_id)
-    sums = (sa.select(L.c.statement_id.label("statement_id"),
-                      total(1, True).label("count"), total(L.c.points, None).label("points"),
-                      total(L.c.value_fen, None).label("amount_fen"), total(1, False).label("adjustment_count"),
-                      total(L.c.points, False).label("adjustment_points"),
-                      total(L.c.value_fen, False).label("adjustment_fen"))
-            .where(L.c.community_id == community_id, L.c.statement_id.in_(ids))
+    sums = (sa.select(L.c.statement_id.label("statement_id"), sa.func.count().label("n"),
+                      sa.func.sum(L.c.points).label("p"), sa.func.sum(L.c.value_fen).label("f"))
+            .where(L.c.community_id == community_id, L.c.kind == "adjustment", L.c.statement_id.in_(ids))
             .group_by(L.c.statement_id).subquery())
     db.session.execute(sa.update(S).where(S.c.id == sums.c.statement_id).values(
-        count=sums.c["count"], points=sums.c.points, amount_fen=sums.c.amount_fen,
-        adjustment_count=sums.c.adjustment_count, adjustment_points=sums.c.adjustment_points,
-        adjustment_fen=sums.c.adjustment_fen))
+        adjustment_count=sums.c.n, adjustment_points=sums.c.p, adjustment_fen=sums.c.f,
+        points=S.c.points + sums.c.p, amount_fen=S.c.amount_fen + sums.c.f))
 
 
 def _summary(community_id: int, period_key: str) -> dict[str, Any]:
@@ -162,8 +182,8 @@ def _summary(community_id: int, period_key: str) -> dict[str, Any]:
 
 
 def _pause_for_tests() -> None:
-    """``POINTSBANK_TEST_PAUSE_SETTLEMENT=<seconds>``: stop between the lines and the commit, so a
-    test can kill the process mid-run. Ignored in production."""
+    """``POINTSBANK_TEST_PAUSE_SETTLEMENT=<seconds>``: stop between the statements and the commit,
+    so a test can kill the process mid-run. Ignored in production."""
     seconds = current_app.config.get("TEST_PAUSE_SETTLEMENT")
     if seconds and current_app.config.get("ENV") != "production":
         print("settlement paused before commit", file=sys.stderr, flush=True)

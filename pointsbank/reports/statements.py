@@ -60,7 +60,7 @@ class StatementAlreadyPaid(Conflict):
     message = _l("This statement has already been paid.")
 
 
-def statement_view(statement: SettlementStatement, lines: list[SettlementLine] | None = None,
+def statement_view(statement: SettlementStatement, lines: list[sa.Row] | None = None,
                    shop_name: str | None = None) -> dict[str, Any]:
     view = {c: getattr(statement, c) for c in (
         "id", "community_id", "shop_id", "period", "count", "points", "amount_fen", "status", "adjustment_count",
@@ -151,14 +151,17 @@ def _page(stmt: sa.Select, limit: int, cursor: str | None) -> dict[str, Any]:
     return page
 
 
-def statement_lines(statement_id: int) -> list[SettlementLine]:
-    return list(db.session.scalars(sa.select(SettlementLine).where(
-        SettlementLine.statement_id == statement_id).order_by(SettlementLine.kind.desc(), SettlementLine.id)))
+def statement_lines(statement: SettlementStatement) -> list[sa.Row]:
+    """Its redemptions (read from ``redemptions``, chronological), then its adjustments (stored)."""
+    L = SettlementLine
+    adjustments = sa.select(L.id, L.kind, L.redemption_id, L.occurred_at, L.points, L.point_value_fen, L.value_fen,
+                            L.origin_statement_id).where(L.statement_id == statement.id).order_by(L.id)
+    return [*db.session.execute(settlement.redemption_lines(statement)), *db.session.execute(adjustments)]
 
 
 def get_statement(actor: User, statement_id: int) -> dict[str, Any]:
     statement = statement_for(actor, statement_id)
-    return statement_view(statement, statement_lines(statement.id))
+    return statement_view(statement, statement_lines(statement))
 
 
 def confirm_statement(actor: User, statement_id: int) -> dict[str, Any]:

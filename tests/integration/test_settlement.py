@@ -12,10 +12,16 @@ from pointsbank.jobs.runner import execute
 from pointsbank.ledger import services as ledger
 from pointsbank.redeem.models import Redemption
 from pointsbank.reports import statements
-from pointsbank.reports.models import SettlementLine
-from tests.integration.helpers_round import (AFTER_Q2, Q2, Q2_LAST_MINUTE, Q3_FIRST_MINUTE, at, ledger_ok, lines_of,
-                                             redeem, redemption, reverse, set_point_value, statements_of, user)
+from pointsbank.extensions import db as _db
+from pointsbank.reports.models import SettlementLine, SettlementStatement
+from tests.integration.helpers_round import (AFTER_Q2, Q2, Q2_LAST_MINUTE, Q3_FIRST_MINUTE, at, ledger_ok, redeem,
+                                             redemption, reverse, set_point_value, statements_of, user)
 from tests.integration.helpers_redeem import new_shop
+
+
+def lines_of(statement_id: int) -> list:
+    """A statement's lines as the API shows them: its redemptions (derived), then its adjustments."""
+    return statements.statement_lines(_db.session.get(SettlementStatement, statement_id))
 
 
 def test_a_statement_per_shop_counts_the_redemptions_of_the_quarter_in_the_community_time_zone(app, world, db):
@@ -74,14 +80,15 @@ def test_running_the_settlement_again_changes_nothing(app, world, db):
     at(app, AFTER_Q2)
     first = execute("settlement", world["alpha"], Q2)
     before = [(s.id, s.count, s.points, s.amount_fen, s.built_at) for s in statements_of(world["alpha"], "2026Q2")]
-    line_ids = list(db.session.scalars(sa.select(SettlementLine.id).order_by(SettlementLine.id)))
+    lines = [tuple(line) for s in statements_of(world["alpha"], "2026Q2") for line in lines_of(s.id)]
 
     at(app, "2026-07-02T01:00:00+00:00")
     second = execute("settlement", world["alpha"], Q2)
 
     assert (first.outcome, second.outcome) == ("completed", "already_completed")
     assert [(s.id, s.count, s.points, s.amount_fen, s.built_at) for s in statements_of(world["alpha"], "2026Q2")] == before
-    assert list(db.session.scalars(sa.select(SettlementLine.id).order_by(SettlementLine.id))) == line_ids
+    assert [tuple(line) for s in statements_of(world["alpha"], "2026Q2") for line in lines_of(s.id)] == lines
+    assert len(lines) == 1
     run = db.session.scalar(sa.select(JobRun).where(JobRun.job == "settlement"))
     assert (run.status, run.attempt, run.summary["statements"]) == ("completed", 1, 1)
 
@@ -149,6 +156,8 @@ def test_a_redemption_reversed_after_confirmation_is_a_negative_adjustment_in_th
     adjustments = [(l.redemption_id, l.points, l.point_value_fen, l.value_fen, l.origin_statement_id)
                    for l in lines_of(q3.id) if l.kind == "adjustment"]
     assert adjustments == [(undone, -4, 100, -400, q2.id)]  # at the value it was paid at, not today's
+    assert [(l.kind, l.redemption_id) for l in lines_of(q2.id)] == [("redemption", undone)]  # still paid by Q2
+    assert [l.kind for l in lines_of(q3.id)] == ["redemption", "adjustment"]
     assert (q3.count, q3.points, q3.amount_fen) == (1, 6 - 4, 1500 - 400)
     assert (q3.adjustment_count, q3.adjustment_points, q3.adjustment_fen) == (1, -4, -400)
     assert redemption(undone).reversed_at is not None
@@ -224,3 +233,39 @@ def test_a_failed_run_leaves_a_failed_record_and_the_next_run_completes_it(app, 
     run = db.session.scalar(sa.select(JobRun).execution_options(populate_existing=True))
     assert (resumed.outcome, run.status, run.attempt, run.error) == ("completed", "completed", 2, None)
     assert [(s.count, s.amount_fen) for s in statements_of(world["alpha"], "2026Q2")] == [(1, 1000)]
+
+
+def test_the_migration_to_derived_lines_keeps_every_statement_line_both_ways(app, world, db):
+    from flask_migrate import downgrade, upgrade
+
+    redeem(app, world, "2026-05-01T02:00:00+00:00", 10)
+    undone = redeem(app, world, "2026-05-02T02:00:00+00:00", 4)
+    redeem(app, world, "2026-05-03T02:00:00+00:00", 3, household="b1", resident="resident_b1", cashier="cashier_b")
+    at(app, AFTER_Q2)
+    execute("settlement", world["alpha"], Q2)
+    execute("settlement", world["beta"], Q2)
+    (q2,) = statements_of(world["alpha"], "2026Q2")
+    statements.confirm_statement(user(world, "admin"), q2.id)
+    db.session.commit()
+    reverse(app, world, "2026-08-01T02:00:00+00:00", undone)
+    at(app, "2026-10-01T01:00:00+00:00")
+    execute("settlement", world["alpha"], Q2.next())
+    settled = _db.session.scalars(sa.select(SettlementStatement).order_by(SettlementStatement.id)).all()
+    before = {s.id: (s.starts_at, s.ends_at, [tuple(line) for line in lines_of(s.id)]) for s in settled}
+    db.session.commit()
+    db.session.remove()
+
+    downgrade(revision="0003_round")
+    with db.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT statement_id, kind, redemption_id FROM settlement_lines "
+                                      "ORDER BY statement_id, id")).all()
+    upgrade(revision="heads")
+    db.session.remove()
+
+    after = {s.id: (s.starts_at, s.ends_at, [tuple(line) for line in lines_of(s.id)])
+             for s in _db.session.scalars(sa.select(SettlementStatement).order_by(SettlementStatement.id))}
+    assert after == before
+    assert [(s, k, r) for s, k, r in stored if r == undone] == [(q2.id, "redemption", undone),
+                                                               (q2.id + 2, "adjustment", undone)]
+    assert len(stored) == sum(len(lines) for _, _, lines in before.values()) == 4  # 2 + 1 + the adjustment
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(SettlementLine)) == 1  # the adjustment

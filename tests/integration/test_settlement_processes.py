@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from pointsbank.jobs.models import JobRun
-from pointsbank.reports.models import NoticeBoard, SettlementLine, SettlementStatement
+from pointsbank.reports.models import NoticeBoard, SettlementStatement
+from pointsbank.reports.statements import statement_lines
 from tests.integration.helpers_redeem import new_shop
 from tests.integration.helpers_round import AFTER_Q2, redeem, statements_of
 
@@ -43,10 +44,10 @@ def _snapshot(db: Any) -> list[tuple]:
         SettlementStatement.id, SettlementStatement.community_id, SettlementStatement.shop_id,
         SettlementStatement.period, SettlementStatement.count, SettlementStatement.points,
         SettlementStatement.amount_fen, SettlementStatement.status, SettlementStatement.built_at,
-        sa.select(sa.func.count()).where(SettlementLine.statement_id == SettlementStatement.id).scalar_subquery(),
     ).order_by(SettlementStatement.id)).all()
+    lines = [len(statement_lines(db.session.get(SettlementStatement, row[0]))) for row in rows]
     db.session.rollback()
-    return [tuple(row) for row in rows]
+    return [(*row, n) for row, n in zip(rows, lines)]
 
 
 def _round_data(app: Any, world: Any) -> None:
