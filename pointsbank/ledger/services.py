@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
@@ -275,15 +276,17 @@ def insert_rows(table: sa.Table, rows: list[dict[str, object]]) -> None:
     from psycopg import sql
 
     columns = list(rows[0])
-    as_json = [isinstance(table.c[c].type, sa.JSON) for c in columns]
+    as_json = [c for c in columns if isinstance(table.c[c].type, sa.JSON)]
+    values = operator.itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     connection = db.session.connection().connection.dbapi_connection
     try:
         with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for row in rows:
-                copy.write_row([json.dumps(row[c]) if j and row[c] is not None else row[c]
-                                for c, j in zip(columns, as_json)])
+                if as_json:
+                    row = {**row, **{c: json.dumps(row[c]) for c in as_json if row[c] is not None}}
+                copy.write_row(values(row))
     except psycopg.Error as error:  # as SQLAlchemy would raise it: IntegrityError, OperationalError …
         raise sa_exc.DBAPIError.instance(copy_sql.as_string(connection), None, error, psycopg.Error) from error
 
