@@ -201,9 +201,13 @@ def check(url: str, expected: dict[tuple[int, int], tuple[int, int, int]], start
             "JOIN bench_c b ON b.id = r.community_id JOIN communities c ON c.id = r.community_id "
             "JOIN bench_pv v ON v.ci = b.ci AND r.created_at >= v.valid_from AND r.created_at < v.valid_to "
             "WHERE r.created_at >= %s AND r.created_at < %s AND r.reversed_at IS NULL", (start, end)).fetchone()
+        # a statement's redemption lines are derived (reports/settlement.py): its shop's redemptions in
+        # [starts_at, ends_at) not reversed when it was built
         lines, distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT redemption_id) FROM settlement_lines l JOIN settlement_statements s "
-            "ON s.id = l.statement_id WHERE s.period = %s AND l.kind = 'redemption'", (period_key,)).fetchone()
+            "SELECT count(*), count(DISTINCT r.id) FROM redemptions r JOIN settlement_statements s "
+            "ON s.community_id = r.community_id AND s.shop_id = r.shop_id AND r.created_at >= s.starts_at "
+            "AND r.created_at < s.ends_at AND (r.reversed_at IS NULL OR r.reversed_at > s.built_at) "
+            "WHERE s.period = %s", (period_key,)).fetchone()
     problems = []
     if {k: v[:3] for k, v in statements.items()} != expected:
         wrong = [k for k in set(statements) | set(expected) if statements.get(k, (None,) * 3)[:3] != expected.get(k)]
