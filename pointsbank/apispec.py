@@ -2,13 +2,16 @@
 
 * validation errors answer **400** (DESIGN.md: 400 bad input), not webargs' default 422;
 * every operation documents the one error shape (:class:`ErrorSchema`) as its default response;
-* the bearer-token scheme is declared once and applies to every route that does not opt out.
+* the bearer-token scheme is declared once and applies to every route that does not opt out;
+* the ``414`` that the HTTP server answers for an over-long request line is documented on every
+  operation (schemathesis' negative inputs reach it; it is the server's page, not the app's).
 """
 
 from __future__ import annotations
 
 import marshmallow as ma
 import flask_smorest
+from apispec import BasePlugin
 from webargs.flaskparser import FlaskParser
 
 
@@ -33,11 +36,32 @@ class Blueprint(flask_smorest.Blueprint):
 PUBLIC = {"security": []}  # @blp.doc(**PUBLIC) for routes that need no token
 
 
+#: gunicorn's ``limit_request_line`` (its default): a longer request line never reaches the app
+REQUEST_LINE_LIMIT = 4094
+URI_TOO_LONG = {
+    "description": f"The request line (method, path and query) is longer than the HTTP server takes "
+                   f"({REQUEST_LINE_LIMIT} bytes under gunicorn); the server refuses it before the app sees it, "
+                   "with its own plain HTML page rather than the JSON error shape.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+class ServerLimitsPlugin(BasePlugin):
+    """Documents, on every operation, the answers of the HTTP server itself (``414``)."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            operation.setdefault("responses", {}).setdefault("414", "URI_TOO_LONG")
+
+
 class PointsbankApi(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
 
     def init_app(self, app, *, spec_kwargs=None):
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), ServerLimitsPlugin()]
         super().init_app(app, spec_kwargs=spec_kwargs)
+        self.spec.components.response("URI_TOO_LONG", URI_TOO_LONG)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "description": "a token from `POST /api/v1/auth/tokens`"}
         )
