@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=None, help="SIGKILLs in the crash test (default 3 short, 10 full)")
     parser.add_argument("--report-dir", default=str(ROOT / "artifacts" / "reliability"))
     args = parser.parse_args()
+    # a CI timeout's SIGTERM unwinds like Ctrl-C: gunicorn stopped, the throwaway cluster removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     steps = [s for s in STEPS if not args.only or s in args.only.split(",")]
     report_dir = Path(args.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
