@@ -93,19 +93,24 @@ def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
     return {"path": path}
 
 
-@pytest.fixture
-def database_url(database_template: dict[str, Any], tmp_path: Path) -> Iterator[str]:
+def fresh_database(database_template: dict[str, Any], directory: Path) -> str:
+    """The URL of a migrated, empty database: on PostgreSQL the worker's database truncated, on
+    SQLite a copy of the migrated template file in ``directory``."""
     if BACKEND == "postgresql":
         url = database_template["url"]
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             conn.exec_driver_sql("TRUNCATE " + ", ".join(database_template["tables"]) + " RESTART IDENTITY CASCADE")
         engine.dispose()
-        yield url
-    else:
-        path = tmp_path / "test.db"
-        shutil.copyfile(database_template["path"], path)
-        yield f"sqlite:///{path}"
+        return url
+    path = directory / "test.db"
+    shutil.copyfile(database_template["path"], path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database_url(database_template: dict[str, Any], tmp_path: Path) -> Iterator[str]:
+    yield fresh_database(database_template, tmp_path)
 
 
 @pytest.fixture

@@ -190,13 +190,8 @@ def _receipt(actor: User, voucher_id: str) -> dict[str, Any] | None:
         return None
 
 
+#: where a resident's history words a kind differently from the staff pages (``i18n.KIND_LABELS``)
 TITLES = {
-    "opening": _l("Opening balance"),
-    "award": _l("Points awarded"),
-    "deduction": _l("Points deducted"),
-    "adjustment": _l("Correction by staff"),
-    "reversal": _l("Taken back"),
-    "voucher_issue": _l("Voucher created"),
     "redemption": _l("Voucher used at a shop"),
     "voucher_return": _l("Voucher cancelled"),
     "expiry": _l("Voucher expired unused"),

@@ -27,7 +27,6 @@ browser time to every ``make test``.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -35,7 +34,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, fresh_database
 from tests.e2e.helpers import CHROMIUM, PHONE, HostGuard, PageErrors, Visits, browser_available
 from tests.factories import PASSWORD
 
@@ -101,19 +100,6 @@ def seed(app: Any) -> tuple[Any, dict[str, Any]]:
     return world, {"board": quarter.key, "statement": statement}
 
 
-def _server_database(database_template: dict[str, Any], directory: Path) -> str:
-    if BACKEND == "postgresql":
-        url = database_template["url"]
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE " + ", ".join(database_template["tables"]) + " RESTART IDENTITY CASCADE")
-        engine.dispose()
-        return url
-    path = directory / "e2e.db"
-    shutil.copyfile(database_template["path"], path)
-    return f"sqlite:///{path}"
-
-
 def e2e_backend() -> None:
     """Skip in the PostgreSQL half of ``make test`` unless ``POINTSBANK_E2E_POSTGRESQL`` is set."""
     if BACKEND == "postgresql" and not os.environ.get("POINTSBANK_E2E_POSTGRESQL"):
@@ -130,7 +116,7 @@ def e2e_server(database_template: dict[str, Any], tmp_path_factory: pytest.TempP
     from pointsbank.extensions import db
 
     directory = tmp_path_factory.mktemp("e2e")
-    app = create_app({"DATABASE_URL": _server_database(database_template, directory), "TESTING": True,
+    app = create_app({"DATABASE_URL": fresh_database(database_template, directory), "TESTING": True,
                       "SECRET_KEY": "e2e-secret", "WTF_CSRF_ENABLED": True,
                       "EVIDENCE_DIR": str(directory / "evidence"), "DB_POOL_SIZE": 10})
     with app.app_context():
