@@ -35,7 +35,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from flask import current_app
@@ -61,31 +61,60 @@ STATEMENT_COLUMNS = ["community_id", "shop_id", "period", "status", "count", "po
 
 def settle(community_id: int, period: periods.Period, now: datetime | None = None) -> dict[str, Any]:
     """Draft statements of a community for a closed quarter (in the caller's transaction)."""
-    community = db.session.get(Community, community_id)
-    if community is None:
-        raise NotFound()
+    return settle_quarters(quarter_bounds([community_id], period, now or clock.now()), period.key)[community_id]
+
+
+def quarter_bounds(community_ids: Sequence[int], period: periods.Period,
+                   now: datetime) -> dict[int, tuple[datetime, datetime]]:
+    """Each community's quarter ``[start, end)`` as UTC instants, in its own time zone (one query).
+
+    Refuses an unknown community (404), a period that is not a quarter, and a quarter that has
+    not closed at ``now`` in the time zone of every one of them."""
     if period.kind != "quarter":
         raise periods.InvalidPeriod(period=period.key)
-    period.ensure_closed(community.timezone, now or clock.now())
-    start, end = period.bounds(community.timezone)
-    built = clock.now()
+    ids = list(dict.fromkeys(community_ids))
+    zones = dict(db.session.execute(sa.select(Community.id, Community.timezone).where(
+        Community.id.in_(ids))).tuples().all()) if ids else {}
+    if len(zones) != len(ids):
+        raise NotFound()
+    by_zone = {}
+    for tz in sorted(set(zones.values())):
+        period.ensure_closed(tz, now)
+        by_zone[tz] = period.bounds(tz)
+    return {cid: by_zone[zones[cid]] for cid in ids}
 
-    sums = (sa.select(R.c.shop_id.label("shop_id"), sa.func.count().label("n"), sa.func.sum(R.c.points).label("p"),
-                      sa.func.sum(R.c.value_fen).label("f"))
-            .where(*_settled(community_id, _at(start), _at(end), _at(built)))
-            .group_by(R.c.shop_id))
-    carried_only = (sa.select(sa.distinct(R.c.shop_id).label("shop_id"), sa.literal(0).label("n"),
-                              sa.literal(0).label("p"), sa.literal(0).label("f"))
-                    .select_from(_carried_join(community_id, period.key)[0]).where(*_carried_where(community_id)))
+
+def settle_quarters(bounds: dict[int, tuple[datetime, datetime]], period_key: str) -> dict[int, dict[str, Any]]:
+    """Draft statements of several communities for a quarter, each ``[start, end)`` of ``bounds``
+    (see :func:`quarter_bounds`), in a fixed number of statements whatever their number: the
+    bounds go in as one ``VALUES`` list, and one ``INSERT … SELECT … GROUP BY community_id,
+    shop_id`` sums them all. Each community's summary, by id (in the caller's transaction)."""
+    if not bounds:
+        return {}
+    ids = list(bounds)
+    built = clock.now()
+    quarters = sa.values(sa.column("community_id", S.c.community_id.type), sa.column("starts_at", UTCDateTime),
+                         sa.column("ends_at", UTCDateTime), name="quarters").data(
+        [(cid, start, end) for cid, (start, end) in bounds.items()]).cte("quarters")
+    q = quarters.c
+    sums = (sa.select(R.c.community_id.label("community_id"), R.c.shop_id.label("shop_id"), sa.func.count().label("n"),
+                      sa.func.sum(R.c.points).label("p"), sa.func.sum(R.c.value_fen).label("f"))
+            .select_from(R.join(quarters, sa.and_(*_settled(q.community_id, q.starts_at, q.ends_at, _at(built)))))
+            .group_by(R.c.community_id, R.c.shop_id))
+    carried_only = (sa.select(R.c.community_id.label("community_id"), R.c.shop_id.label("shop_id"),
+                              sa.literal(0).label("n"), sa.literal(0).label("p"), sa.literal(0).label("f"))
+                    .distinct().select_from(_carried_join(period_key)[0]).where(*_carried_where(ids)))
     shops = sa.union_all(sums, carried_only).subquery()
     db.session.execute(sa.insert(S).from_select(STATEMENT_COLUMNS, sa.select(
-        sa.literal(community_id), shops.c.shop_id, sa.literal(period.key), sa.literal("draft"),
-        sa.func.sum(shops.c.n), sa.func.sum(shops.c.p), sa.func.sum(shops.c.f), sa.literal(0), sa.literal(0),
-        sa.literal(0), _at(built), _at(built), _at(start), _at(end)).group_by(shops.c.shop_id)))
-    _insert_adjustments(community_id, period.key)
+        shops.c.community_id, shops.c.shop_id, sa.literal(period_key), sa.literal("draft"), sa.func.sum(shops.c.n),
+        sa.func.sum(shops.c.p), sa.func.sum(shops.c.f), sa.literal(0), sa.literal(0), sa.literal(0), _at(built),
+        _at(built), q.starts_at, q.ends_at)
+        .select_from(shops.join(quarters, q.community_id == shops.c.community_id))
+        .group_by(shops.c.community_id, shops.c.shop_id, q.starts_at, q.ends_at)))
+    _insert_adjustments(ids, period_key)
     _pause_for_tests()
-    _add_adjustment_totals(community_id, period.key)
-    return _summary(community_id, period.key)
+    _add_adjustment_totals(ids, period_key)
+    return _summaries(ids, period_key)
 
 
 def rebuild(statement: SettlementStatement) -> None:
@@ -100,8 +129,8 @@ def rebuild(statement: SettlementStatement) -> None:
     db.session.execute(sa.update(S).where(S.c.id == statement.id).values(
         count=count, points=points, amount_fen=fen, adjustment_count=0, adjustment_points=0, adjustment_fen=0,
         built_at=_at(built)))
-    _insert_adjustments(statement.community_id, statement.period, statement_id=statement.id)
-    _add_adjustment_totals(statement.community_id, statement.period, statement_id=statement.id)
+    _insert_adjustments([statement.community_id], statement.period, statement_id=statement.id)
+    _add_adjustment_totals([statement.community_id], statement.period, statement_id=statement.id)
     db.session.refresh(statement)
 
 
@@ -122,13 +151,13 @@ def _at(moment: datetime) -> sa.BindParameter:
     return sa.bindparam(None, moment, type_=UTCDateTime)
 
 
-def _settled(community_id: int, start: Any, end: Any, built: Any) -> list[Any]:
+def _settled(community_id: Any, start: Any, end: Any, built: Any) -> list[Any]:
     """A statement's redemptions: of the quarter, and not reversed when the statement was built."""
     return [R.c.community_id == community_id, R.c.created_at >= start, R.c.created_at < end,
             sa.or_(R.c.reversed_at.is_(None), R.c.reversed_at > built)]
 
 
-def _carried_join(community_id: int, period_key: str) -> tuple[sa.Join, sa.Alias]:
+def _carried_join(period_key: str) -> tuple[sa.Join, sa.Alias]:
     """Redemptions joined to the earlier confirmed/paid statement (``origin``) that paid them and
     was built before they were reversed."""
     origin = S.alias("origin")
@@ -138,19 +167,19 @@ def _carried_join(community_id: int, period_key: str) -> tuple[sa.Join, sa.Alias
                                   R.c.reversed_at > origin.c.built_at)), origin
 
 
-def _carried_where(community_id: int) -> list[Any]:
-    """…and not yet carried back by an adjustment."""
+def _carried_where(community_ids: Sequence[int]) -> list[Any]:
+    """…of these communities, and not yet carried back by an adjustment."""
     carried = L.alias("carried")
-    return [R.c.community_id == community_id, R.c.reversed_at.is_not(None),
-            ~sa.exists().where(carried.c.community_id == community_id, carried.c.redemption_id == R.c.id,
+    return [R.c.community_id.in_(community_ids), R.c.reversed_at.is_not(None),
+            ~sa.exists().where(carried.c.community_id == R.c.community_id, carried.c.redemption_id == R.c.id,
                                carried.c.kind == "adjustment")]
 
 
-def _insert_adjustments(community_id: int, period_key: str, statement_id: int | None = None) -> None:
-    joined, origin = _carried_join(community_id, period_key)
+def _insert_adjustments(community_ids: Sequence[int], period_key: str, statement_id: int | None = None) -> None:
+    joined, origin = _carried_join(period_key)
     joined = joined.join(S, sa.and_(
         S.c.community_id == R.c.community_id, S.c.shop_id == R.c.shop_id, S.c.period == period_key))
-    where = _carried_where(community_id)
+    where = _carried_where(community_ids)
     if statement_id is not None:
         where.append(S.c.id == statement_id)
     db.session.execute(sa.insert(L).from_select(LINE_COLUMNS, sa.select(
@@ -158,27 +187,30 @@ def _insert_adjustments(community_id: int, period_key: str, statement_id: int | 
         R.c.point_value_fen, -R.c.value_fen, origin.c.id).select_from(joined).where(*where)))
 
 
-def _add_adjustment_totals(community_id: int, period_key: str, statement_id: int | None = None) -> None:
+def _add_adjustment_totals(community_ids: Sequence[int], period_key: str, statement_id: int | None = None) -> None:
     """Add the adjustment lines' sums to the statements that received some (few rows)."""
-    ids = sa.select(S.c.id).where(S.c.community_id == community_id, S.c.period == period_key)
+    ids = sa.select(S.c.id).where(S.c.community_id.in_(community_ids), S.c.period == period_key)
     if statement_id is not None:
         ids = ids.where(S.c.id == statement_id)
     sums = (sa.select(L.c.statement_id.label("statement_id"), sa.func.count().label("n"),
                       sa.func.sum(L.c.points).label("p"), sa.func.sum(L.c.value_fen).label("f"))
-            .where(L.c.community_id == community_id, L.c.kind == "adjustment", L.c.statement_id.in_(ids))
+            .where(L.c.community_id.in_(community_ids), L.c.kind == "adjustment", L.c.statement_id.in_(ids))
             .group_by(L.c.statement_id).subquery())
     db.session.execute(sa.update(S).where(S.c.id == sums.c.statement_id).values(
         adjustment_count=sums.c.n, adjustment_points=sums.c.p, adjustment_fen=sums.c.f,
         points=S.c.points + sums.c.p, amount_fen=S.c.amount_fen + sums.c.f))
 
 
-def _summary(community_id: int, period_key: str) -> dict[str, Any]:
-    row = db.session.execute(sa.select(
-        sa.func.count(), sa.func.coalesce(sa.func.sum(S.c["count"]), 0), sa.func.coalesce(sa.func.sum(S.c.points), 0),
-        sa.func.coalesce(sa.func.sum(S.c.amount_fen), 0), sa.func.coalesce(sa.func.sum(S.c.adjustment_count), 0),
-    ).where(S.c.community_id == community_id, S.c.period == period_key)).one()
-    return {"statements": int(row[0]), "redemptions": int(row[1]), "points": int(row[2]), "amount_fen": int(row[3]),
-            "adjustments": int(row[4])}
+def _summaries(community_ids: Sequence[int], period_key: str) -> dict[int, dict[str, Any]]:
+    """Each community's statements of the period in figures (zeros for one without any)."""
+    rows = db.session.execute(sa.select(
+        S.c.community_id, sa.func.count(), sa.func.sum(S.c["count"]), sa.func.sum(S.c.points),
+        sa.func.sum(S.c.amount_fen), sa.func.sum(S.c.adjustment_count),
+    ).where(S.c.community_id.in_(community_ids), S.c.period == period_key).group_by(S.c.community_id))
+    found = {row[0]: row[1:] for row in rows}
+    return {cid: dict(zip(("statements", "redemptions", "points", "amount_fen", "adjustments"),
+                          (int(n) for n in found.get(cid, (0,) * 5))))
+            for cid in community_ids}
 
 
 def _pause_for_tests() -> None:

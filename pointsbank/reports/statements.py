@@ -2,7 +2,9 @@
 
 * ``run_settlement(admin, "2026Q2", community_id=None)`` settles every community in the
   admin's scope (or one) through the run guard, in the caller's unit of work; a period that
-  was already settled answers ``already_completed`` and changes nothing.
+  was already settled answers ``already_completed`` and changes nothing. All of them at once,
+  set-based: one guard claim, one ``INSERT … SELECT … GROUP BY community_id, shop_id`` with
+  each community's quarter bounds (its own time zone) as a ``VALUES`` list.
 * ``confirm`` rebuilds the draft first: if a redemption of it was reversed since it was built,
   the rebuilt draft is kept and the call answers 409 ``statement_changed`` with the new totals,
   so nobody confirms figures that are no longer true; the admin confirms again.
@@ -25,7 +27,7 @@ from pointsbank.community.models import Community
 from pointsbank.database import lock_for_update
 from pointsbank.errors import Conflict, NotFound
 from pointsbank.extensions import db
-from pointsbank.jobs.guard import run_guarded
+from pointsbank.jobs.guard import run_guarded_many
 from pointsbank.ledger import services as ledger
 from pointsbank.pagination import keyset_page
 from pointsbank.redeem.models import Shop
@@ -81,16 +83,11 @@ def run_settlement(actor: User | None, period_key: str, community_id: int | None
             c.id for c in db.session.scalars(policy.visible_communities(actor))]
     else:
         ids = [community_id] if community_id is not None else list(db.session.scalars(sa.select(Community.id)))
-    now = clock.now()
-    for cid in ids:  # refuse before running anything
-        community = db.session.get(Community, cid)
-        if community is None:
-            raise NotFound()
-        period.ensure_closed(community.timezone, now)
-    runs = []
-    for cid in ids:
-        result = run_guarded("settlement", cid, period.key, lambda cid=cid: settlement.settle(cid, period, now))
-        runs.append({"community_id": cid, "outcome": result.outcome, "attempt": result.attempt, **result.summary})
+    bounds = settlement.quarter_bounds(ids, period, clock.now())  # refuse before running anything
+    results = run_guarded_many("settlement", ids, period.key, lambda claimed: settlement.settle_quarters(
+        {cid: bounds[cid] for cid in claimed}, period.key))
+    runs = [{"community_id": r.community_id, "outcome": r.outcome, "attempt": r.attempt, **r.summary}
+            for r in results]
     audit.record(actor, "settlement.run", data={"period": period.key, "runs": runs})
     return {"period": period.key, "runs": runs}
 
