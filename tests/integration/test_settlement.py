@@ -269,3 +269,87 @@ def test_the_migration_to_derived_lines_keeps_every_statement_line_both_ways(app
                                                                (q2.id + 2, "adjustment", undone)]
     assert len(stored) == sum(len(lines) for _, _, lines in before.values()) == 4  # 2 + 1 + the adjustment
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(SettlementLine)) == 1  # the adjustment
+
+
+def test_one_run_settles_every_community_at_once_each_in_its_own_time_zone(app, world, db, monkeypatch):
+    from pointsbank.community.models import Community
+    from pointsbank.reports import settlement
+
+    db.session.get(Community, world["beta"]).timezone = "Europe/Berlin"
+    db.session.commit()
+    late = "2026-06-30T20:00:00+00:00"  # 22:00 on 30 June in Berlin (Q2), 04:00 on 1 July in Shanghai (Q3)
+    redeem(app, world, late, 5)
+    redeem(app, world, late, 3, household="b1", resident="resident_b1", cashier="cashier_b")
+    redeem(app, world, "2026-05-03T02:00:00+00:00", 7, household="b1", resident="resident_b1", cashier="cashier_b")
+    calls = []
+    real = settlement.settle_quarters
+    monkeypatch.setattr(settlement, "settle_quarters", lambda bounds, key: calls.append(sorted(bounds)) or real(
+        bounds, key))
+
+    at(app, "2026-07-01T01:00:00+00:00")  # Q2 has ended in both
+    result = statements.run_settlement(None, "2026Q2")
+
+    assert calls == [sorted([world["alpha"], world["beta"]])]  # one set-based build for both
+    assert {r["community_id"]: (r["outcome"], r["statements"], r["redemptions"], r["points"]) for r in result["runs"]} \
+        == {world["alpha"]: ("completed", 0, 0, 0), world["beta"]: ("completed", 1, 2, 10)}
+    (beta,) = statements_of(world["beta"], "2026Q2")
+    assert (beta.starts_at.isoformat(), beta.ends_at.isoformat()) == ("2026-03-31T22:00:00+00:00",
+                                                                      "2026-06-30T22:00:00+00:00")
+    assert (beta.count, beta.points, beta.amount_fen) == (2, 10, 2000)  # beta: 200 fen a point
+
+
+def test_one_run_leaves_a_settled_community_untouched_and_takes_over_a_failed_one(app, world, db, monkeypatch):
+    from pointsbank.jobs.guard import record_failure
+    from pointsbank.reports import settlement
+
+    redeem(app, world, "2026-05-01T02:00:00+00:00", 10)
+    redeem(app, world, "2026-05-03T02:00:00+00:00", 4, household="b1", resident="resident_b1", cashier="cashier_b")
+    at(app, AFTER_Q2)
+    execute("settlement", world["alpha"], Q2)
+    record_failure("settlement", world["beta"], "2026Q2", RuntimeError("disk full"))
+    before = [(s.id, s.count, s.amount_fen, s.built_at) for s in statements_of(world["alpha"], "2026Q2")]
+    claimed = []
+    real = settlement.settle_quarters
+    monkeypatch.setattr(settlement, "settle_quarters", lambda bounds, key: claimed.append(sorted(bounds)) or real(
+        bounds, key))
+
+    at(app, "2026-07-02T01:00:00+00:00")
+    result = statements.run_settlement(None, "2026Q2")
+    _db.session.commit()
+
+    assert claimed == [[world["beta"]]]
+    runs = {r["community_id"]: r for r in result["runs"]}
+    assert (runs[world["alpha"]]["outcome"], runs[world["alpha"]]["attempt"], runs[world["alpha"]]["statements"]) \
+        == ("already_completed", 1, 1)
+    assert (runs[world["beta"]]["outcome"], runs[world["beta"]]["attempt"], runs[world["beta"]]["amount_fen"]) \
+        == ("completed", 2, 800)
+    assert [(s.id, s.count, s.amount_fen, s.built_at) for s in statements_of(world["alpha"], "2026Q2")] == before
+    stored = {r.community_id: (r.status, r.attempt, r.error, r.summary["statements"]) for r in db.session.scalars(
+        sa.select(JobRun).execution_options(populate_existing=True))}
+    assert stored == {world["alpha"]: ("completed", 1, None, 1), world["beta"]: ("completed", 2, None, 1)}
+
+
+@pytest.mark.postgres_only
+def test_a_community_another_process_is_settling_is_busy_and_the_others_are_settled(app, world, db):
+    from pointsbank.jobs.guard import lock_key
+
+    redeem(app, world, "2026-05-01T02:00:00+00:00", 10)
+    redeem(app, world, "2026-05-03T02:00:00+00:00", 4, household="b1", resident="resident_b1", cashier="cashier_b")
+    at(app, AFTER_Q2)
+    with db.engine.connect() as other:  # another process, inside its run of alpha
+        other.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("settlement", world["alpha"], "2026Q2"))))
+        busy = statements.run_settlement(None, "2026Q2")
+        _db.session.commit()
+        other.rollback()
+
+    again = statements.run_settlement(None, "2026Q2")
+    _db.session.commit()
+
+    assert {r["community_id"]: r["outcome"] for r in busy["runs"]} == {world["alpha"]: "busy",
+                                                                       world["beta"]: "completed"}
+    assert {r["community_id"]: r["outcome"] for r in again["runs"]} == {world["alpha"]: "completed",
+                                                                        world["beta"]: "already_completed"}
+    assert [(s.count, s.amount_fen) for s in statements_of(world["alpha"], "2026Q2")] == [(1, 1000)]
+    assert [(s.count, s.amount_fen) for s in statements_of(world["beta"], "2026Q2")] == [(1, 800)]
+    assert {(r.community_id, r.attempt) for r in db.session.scalars(sa.select(JobRun))} == {
+        (world["alpha"], 1), (world["beta"], 1)}
