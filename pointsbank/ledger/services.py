@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
-import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
@@ -256,54 +256,80 @@ def _next_ids(table: sa.Table, count: int) -> list[int]:
     PostgreSQL; after the current maximum on SQLite (its write lock is held: BEGIN IMMEDIATE)."""
     if db.engine.dialect.name == "postgresql":
         sequence = sa.func.pg_get_serial_sequence(table.name, "id")
-        return sorted(db.session.scalars(sa.select(sa.func.nextval(sequence)).select_from(
-            sa.func.generate_series(1, count))))
+        return sorted(db.session.execute(sa.select(sa.func.nextval(sequence)).select_from(
+            sa.func.generate_series(1, count))).scalars())
     first = int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))) + 1
     return list(range(first, first + count))
 
 
-def insert_rows(table: sa.Table, rows: list[dict[str, object]]) -> None:
-    """Many rows with the same keys into ``table``, in the session's transaction: ``COPY`` on
-    PostgreSQL (values as Python gives them: aware datetimes, None for NULL), batched
-    executemany elsewhere."""
-    if not rows:
+def insert_rows(table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Rows (tuples of values in the order of ``columns``, as Python gives them: aware
+    datetimes, None for NULL, lists for JSON) into ``table``, in the session's transaction.
+    PostgreSQL: one ``COPY``, each row sent as ``rows`` yields it, so a generator's work overlaps
+    the server's; elsewhere: executemany in batches of ``BULK_CHUNK``."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
+    rows = itertools.chain((first,), rows)
     if db.engine.dialect.name != "postgresql":
-        for start in range(0, len(rows), BULK_CHUNK):
-            db.session.execute(sa.insert(table), rows[start:start + BULK_CHUNK])
+        statement = sa.insert(table)
+        while batch := [dict(zip(columns, row)) for row in itertools.islice(rows, BULK_CHUNK)]:
+            db.session.execute(statement, batch)
         return
     import psycopg
     from psycopg import sql
 
-    columns = list(rows[0])
-    as_json = [c for c in columns if isinstance(table.c[c].type, sa.JSON)]
-    values = operator.itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     connection = db.session.connection().connection.dbapi_connection
     try:
         with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            write = copy.write_row
+            if not as_json:
+                for row in rows:
+                    write(row)
+                return
             for row in rows:
-                if as_json:
-                    row = {**row, **{c: json.dumps(row[c]) for c in as_json if row[c] is not None}}
-                copy.write_row(values(row))
+                row = list(row)
+                for i in as_json:
+                    if row[i] is not None:
+                        row[i] = json.dumps(row[i])
+                write(row)
     except psycopg.Error as error:  # as SQLAlchemy would raise it: IntegrityError, OperationalError …
         raise sa_exc.DBAPIError.instance(copy_sql.as_string(connection), None, error, psycopg.Error) from error
+
+
+_TRANSACTION_COLUMNS = ("id", "community_id", "kind", "reference_type", "reference_id", "actor_id", "memo", "digest",
+                        "created_at")
+#: no id: the table's default numbers them in the order written, which is each chain's order
+_POSTING_COLUMNS = ("community_id", "transaction_id", "account_id", "points", "created_at", "balance_after", "hash")
+
+
+def _entry_legs(legs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """:func:`_merge` of one entry's legs; two plain legs on two accounts (an award) skip it."""
+    if len(legs) == 2:
+        (a, p), (b, q) = legs
+        if a != b and type(p) is int and type(q) is int and p and q:
+            return [(a, p), (b, q)] if a < b else [(b, q), (a, p)]
+    return _merge(legs)
 
 
 def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
     """Many transactions of one community in the caller's unit of work, as if :func:`post`
     were called for each entry in order (same legs checks, digests, balances and hash chains;
     one ``created_at`` for all), with a handful of statements instead of four per transaction:
-    lock every household/shop account touched (id order), draw the transaction and posting ids,
-    insert the transactions, insert the postings, update each account once."""
+    lock every household/shop account touched (id order), draw the transaction ids, COPY the
+    transactions, COPY the postings (digests and hash chains computed as they are sent), update
+    each account once."""
     if not entries:
         return []
     system_ids = set(system_accounts(community_id).values())
     prepared: list[tuple[Entry, list[tuple[int, int]]]] = []
     touched: set[int] = set()
     for entry in entries:
-        legs = _merge(entry.legs)
+        legs = _entry_legs(entry.legs)
         if len(legs) < 2 or sum(p for _, p in legs) != 0:
             raise LedgerError(f"a transaction needs two or more legs summing to zero, got {legs}")
         chained = [a for a, _ in legs if a not in system_ids]
@@ -330,37 +356,38 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
 
     created_at = clock.now()
     transaction_ids = _next_ids(LedgerTransaction.__table__, len(prepared))
-    posting_ids = iter(_next_ids(Posting.__table__, sum(len(legs) for _, legs in prepared)))
-    transactions, postings, results = [], [], []
-    for transaction_id, (entry, legs) in zip(transaction_ids, prepared):
-        ref_type, ref_id = (entry.reference[0], str(entry.reference[1])) if entry.reference else (None, None)
-        digest = transaction_digest(community_id, entry.kind, ref_type, ref_id, None, entry.actor_id, created_at,
-                                    legs)
-        transactions.append({"id": transaction_id, "community_id": community_id, "kind": entry.kind,
-                             "reference_type": ref_type, "reference_id": ref_id, "actor_id": entry.actor_id,
-                             "reversal_of_id": None, "memo": entry.memo, "digest": digest,
-                             "created_at": created_at})
-        balances = {}
-        for account_id, points in legs:
-            row = {"id": next(posting_ids), "community_id": community_id, "transaction_id": transaction_id,
-                   "account_id": account_id, "points": points, "created_at": created_at, "balance_after": None,
-                   "hash": None}
-            if account_id in state:
-                chain = state[account_id]
-                chain[0] += points
-                chain[1] = posting_hash(chain[1], transaction_id, digest, account_id, points, chain[0])
-                row.update(balance_after=chain[0], hash=chain[1])
-                balances[account_id] = chain[0]
-            postings.append(row)
-        results.append(Posted(transaction_id=transaction_id, created_at=created_at, balances=balances))
-    insert_rows(LedgerTransaction.__table__, transactions)
-    insert_rows(Posting.__table__, postings)
+    digests: list[str] = []
+    results: list[Posted] = []
+
+    def transactions():
+        for transaction_id, (entry, legs) in zip(transaction_ids, prepared):
+            ref_type, ref_id = (entry.reference[0], str(entry.reference[1])) if entry.reference else (None, None)
+            digest = transaction_digest(community_id, entry.kind, ref_type, ref_id, None, entry.actor_id,
+                                        created_at, legs)
+            digests.append(digest)
+            yield transaction_id, community_id, entry.kind, ref_type, ref_id, entry.actor_id, entry.memo, digest, \
+                created_at
+
+    def postings():
+        for transaction_id, (_, legs), digest in zip(transaction_ids, prepared, digests):
+            balances = {}
+            for account_id, points in legs:
+                chain = state.get(account_id)
+                if chain is None:  # a system account: no balance, no chain
+                    yield community_id, transaction_id, account_id, points, created_at, None, None
+                    continue
+                balance = chain[0] + points
+                chain[0], chain[1] = balance, posting_hash(chain[1], transaction_id, digest, account_id, points,
+                                                           balance)
+                balances[account_id] = balance
+                yield community_id, transaction_id, account_id, points, created_at, balance, chain[1]
+            results.append(Posted(transaction_id=transaction_id, created_at=created_at, balances=balances))
+
+    insert_rows(LedgerTransaction.__table__, _TRANSACTION_COLUMNS, transactions())
+    insert_rows(Posting.__table__, _POSTING_COLUMNS, postings())
     updates = [{"b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in sorted(state.items())]
     for start in range(0, len(updates), BULK_CHUNK):
-        db.session.execute(
-            sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id")).values(
-                balance=sa.bindparam("b_balance"), last_hash=sa.bindparam("b_hash")),
-            updates[start:start + BULK_CHUNK])
+        db.session.execute(_balance_update(), updates[start:start + BULK_CHUNK])
     return results
 
 

@@ -29,6 +29,7 @@ Example: 2 points an hour, at most 40 a month, and the household already has 38 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -109,6 +110,7 @@ def _check_period(period: str) -> None:
         raise ValueError(f"unknown period {period!r}; expected one of {', '.join(PERIODS)}")
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a bulk import asks for the same few hundred days
 def period_key(period: str, day: date) -> str:
     """``"2026-04"`` for a month, ``"2026Q2"`` for a quarter, ``"2026"`` for a year."""
     _check_period(period)

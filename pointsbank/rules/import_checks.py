@@ -12,8 +12,9 @@ Invariants:
 * caps apply row by row in file order, on top of what the households already have: usage is
   read once for all households, rules and years of the file, after their accounts are locked,
   and carried forward in memory;
-* lookups are batched (households by number, residents, existing keys, usage); each record
-  is posted through ``ledger.post``.
+* lookups are batched (households by number, residents, existing keys, usage: one query each
+  on PostgreSQL); the records are posted through ``ledger.post_many``, as ``ledger.post``
+  one by one would post them.
 
 Example: a row ``A-001, volunteer_hour, 2026/4/3, 3`` posts 6 points (2 a point an hour) or
 fewer if the month's cap is near; ``A-999, …`` is reported as ``unknown_household`` on its line.
@@ -28,6 +29,7 @@ from datetime import date
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
@@ -63,7 +65,7 @@ ROW_MESSAGES = {
 SKIPS = ("already_imported", "already_exists")
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     line: int
     household_id: int
@@ -114,25 +116,35 @@ def _chunks(values: list[Any]):
         yield values[start:start + CHUNK]
 
 
+def member_of(column: sa.ColumnElement, values: list[Any]) -> list[sa.ColumnElement[bool]]:
+    """``column`` among ``values`` as conditions, one query each: on PostgreSQL a single
+    ``= ANY(array)`` (one parameter, whatever the count); elsewhere IN lists of ``CHUNK``."""
+    if not values:
+        return []
+    if db.engine.dialect.name == "postgresql":
+        return [column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
+    return [column.in_(chunk) for chunk in _chunks(values)]
+
+
 def _households(community_id: int, numbers: set[str]) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
     by_number: dict[str, int] = {}
-    for chunk in _chunks(sorted(numbers)):
+    for condition in member_of(Household.number, sorted(numbers)):
         by_number.update(db.session.execute(sa.select(Household.number, Household.id).where(
-            Household.community_id == community_id, Household.number.in_(chunk))).tuples().all())
+            Household.community_id == community_id, condition)).tuples().all())
     residents: dict[int, dict[str, int]] = defaultdict(dict)
-    for chunk in _chunks(sorted(by_number.values())):
+    for condition in member_of(Resident.household_id, sorted(by_number.values())):
         for resident_id, household_id, name in db.session.execute(
                 sa.select(Resident.id, Resident.household_id, Resident.name)
-                .where(Resident.household_id.in_(chunk)).order_by(Resident.id)):
+                .where(condition).order_by(Resident.id)):
             residents[household_id].setdefault(name.strip(), resident_id)
     return by_number, residents
 
 
 def _existing_keys(community_id: int, keys: list[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(keys):
-        found.update(db.session.scalars(sa.select(BehaviourRecord.import_key).where(
-            BehaviourRecord.community_id == community_id, BehaviourRecord.import_key.in_(chunk))))
+    for condition in member_of(BehaviourRecord.import_key, keys):
+        found.update(db.session.execute(sa.select(BehaviourRecord.import_key).where(
+            BehaviourRecord.community_id == community_id, condition)).scalars())
     return found
 
 
@@ -145,11 +157,11 @@ def _usage(community_id: int, candidates: list[Candidate]) -> dict[tuple, list[i
     codes = sorted({c.rule.code for c in capped})
     years = sorted({period_key("year", c.occurred_on) for c in capped})
     record = BehaviourRecord
-    for chunk in _chunks(sorted({c.household_id for c in capped})):
+    for condition in member_of(record.household_id, sorted({c.household_id for c in capped})):
         rows = db.session.execute(
             sa.select(record.household_id, record.rule_code, record.month_key, record.quarter_key, record.year_key,
                       sa.func.sum(record.points), sa.func.count(sa.case((record.points != 0, 1))))
-            .where(record.community_id == community_id, record.household_id.in_(chunk),
+            .where(record.community_id == community_id, condition,
                    record.rule_code.in_(codes), record.year_key.in_(years), record.status.in_(SCORING_STATUSES))
             .group_by(record.household_id, record.rule_code, record.month_key, record.quarter_key, record.year_key))
         for household_id, code, month, quarter, year, points, count in rows:
@@ -163,23 +175,32 @@ def _usage(community_id: int, candidates: list[Candidate]) -> dict[tuple, list[i
 def _parse(report: Report, row: tabular.Row, today: date) -> tuple | None:
     """(number, rule code, day, quantity, resident, note) of a row, or None after reporting why not."""
     cells, line = row.cells, row.line
-    number, code = tabular.text(cells.get("household_number")), tabular.text(cells.get("rule_code"))
+    text = tabular.text
+    number, code = text(cells.get("household_number")), text(cells.get("rule_code"))
     raw_day, raw_quantity = cells.get("occurred_on"), cells.get("quantity")
-    resident, note = tabular.text(cells.get("resident")), tabular.text(cells.get("note"))
-    for column, value in (("household_number", number), ("rule_code", code), ("occurred_on", tabular.text(raw_day))):
-        if value is None:
-            report.fail(line, "missing_value", column=column)
-    day = tabular.day(raw_day) if tabular.text(raw_day) is not None else None
-    if tabular.text(raw_day) is not None and day is None:
-        report.fail(line, "bad_date", value=tabular.text(raw_day))
+    day_text, quantity_text = text(raw_day), text(raw_quantity)
+    resident, note = text(cells.get("resident")), text(cells.get("note"))
+    failed = False
+    if number is None or code is None or day_text is None:
+        for column, value in (("household_number", number), ("rule_code", code), ("occurred_on", day_text)):
+            if value is None:
+                report.fail(line, "missing_value", column=column)
+        failed = True
+    day = tabular.day(raw_day) if day_text is not None else None
+    if day_text is not None and day is None:
+        report.fail(line, "bad_date", value=day_text)
+        failed = True
     elif day is not None and day > today:
         report.fail(line, "future_date", occurred_on=day.isoformat())
-    quantity = 1 if tabular.text(raw_quantity) is None else tabular.whole_number(raw_quantity)
+        failed = True
+    quantity = 1 if quantity_text is None else tabular.whole_number(raw_quantity)
     if quantity is None:
-        report.fail(line, "bad_quantity", value=tabular.text(raw_quantity))
+        report.fail(line, "bad_quantity", value=quantity_text)
+        failed = True
     if note is not None and len(note) > 500:
         report.fail(line, "note_too_long")
-    if line in report.bad_lines:
+        failed = True
+    if failed:
         return None
     return number, code, day, quantity, resident, note
 
@@ -190,6 +211,8 @@ def validate(community: Community, actor: User | None, rows: list[tabular.Row], 
     parsed = [(row, _parse(report, row, today)) for row in rows]
     by_number, residents = _households(community.id, {p[0] for _, p in parsed if p})
     versions = books.all_versions(community.id)
+    version_on: dict[date, books.BookVersion | None] = {}  # a file has a few hundred dates, a few rules
+    rule_of: dict[tuple[int, str], Rule | None] = {}
     seen: Counter = Counter()
     candidates = []
     for row, values in parsed:
@@ -197,8 +220,15 @@ def validate(community: Community, actor: User | None, rows: list[tabular.Row], 
             continue
         number, code, day, quantity, resident, note = values
         household_id = by_number.get(number)
-        version = books.pick(versions, day)
-        rule = version.book.rule(code) if version else None
+        if day not in version_on:
+            version_on[day] = books.pick(versions, day)
+        version = version_on[day]
+        if version is None:
+            rule = None
+        elif (version.id, code) in rule_of:
+            rule = rule_of[(version.id, code)]
+        else:
+            rule = rule_of[(version.id, code)] = version.book.rule(code)
         if household_id is None:
             report.fail(row.line, "unknown_household", number=number)
         elif actor is not None and actor.household_id == household_id:
@@ -219,15 +249,29 @@ def validate(community: Community, actor: User | None, rows: list[tabular.Row], 
 
 
 def score(community: Community, candidates: list[Candidate], report: Report, progress: Progress | None) -> None:
-    """Caps row by row in file order, on top of the households' usage."""
+    """Caps row by row in file order, on top of the households' usage. ``evaluate`` is pure, so
+    the decision of a row without caps is reused for every row with the same rule book, rule,
+    quantity and date."""
     usage = _usage(community.id, candidates)
+    keys_on: dict[date, dict[str, str]] = {}
+    uncapped: dict[tuple, Decision] = {}
     for done, candidate in enumerate(candidates, start=1):
         rule, day = candidate.rule, candidate.occurred_on
-        keys = {period: period_key(period, day) for period in PERIODS}
-        decision = evaluate(rule, quantity=candidate.quantity, occurred_on=day, has_evidence=False,
-                            usage={p: Usage(*usage[(candidate.household_id, rule.code, p, keys[p])])
-                                   for p in {cap.period for cap in rule.caps}},
-                            book_effective_from=candidate.version.effective_from)
+        if rule.caps:
+            keys = keys_on.get(day)
+            if keys is None:
+                keys = keys_on[day] = {period: period_key(period, day) for period in PERIODS}
+            decision = evaluate(rule, quantity=candidate.quantity, occurred_on=day, has_evidence=False,
+                                usage={p: Usage(*usage[(candidate.household_id, rule.code, p, keys[p])])
+                                       for p in {cap.period for cap in rule.caps}},
+                                book_effective_from=candidate.version.effective_from)
+        else:
+            same = (candidate.version.id, rule.code, candidate.quantity, day)
+            decision = uncapped.get(same)
+            if decision is None:
+                decision = uncapped[same] = evaluate(rule, quantity=candidate.quantity, occurred_on=day,
+                                                     has_evidence=False, usage={},
+                                                     book_effective_from=candidate.version.effective_from)
         if decision.status == "refused":
             for reason in decision.reasons:
                 report.fail(candidate.line, reason.code, **reason.params)

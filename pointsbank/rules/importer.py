@@ -11,6 +11,7 @@ in one unit of work, and one audit row tells who imported which file.
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,11 +26,10 @@ from pointsbank.community.models import Community
 from pointsbank.errors import BadRequest, NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
-from pointsbank.ledger.models import Account
 from pointsbank.rules import reasons as reason_text, tabular
 from pointsbank.rules.engine import period_key
 from pointsbank.rules.errors import ImportConflict
-from pointsbank.rules.import_checks import (CHUNK, Candidate, Progress, Report, _existing_keys, score,
+from pointsbank.rules.import_checks import (Candidate, Progress, Report, _existing_keys, score,
                                             validate)
 from pointsbank.rules.models import BehaviourRecord
 from pointsbank.rules.records import lock_households
@@ -67,15 +67,15 @@ def import_records(actor: User | None, community_id: int, data: bytes, filename:
             report.fail(candidate.line, "already_imported")
     fresh = [c for c in candidates if c.key not in existing]
     report.skipped = len(candidates) - len(fresh)
-    if post:
-        lock_households(c.household_id for c in fresh)  # before usage is read: caps hold under concurrency
+    # locked before usage is read: caps hold under concurrency
+    accounts = lock_households(c.household_id for c in fresh) if post else {}
     score(community, fresh, report, progress)
     scored = [c for c in fresh if c.decision is not None]
     report.invalid = len(report.bad_lines)
     report.valid = len(scored)
     report.points = sum(c.decision.points for c in scored if c.decision.status == "posted")
     if post and scored:
-        _write(community, actor, scored, report, progress)
+        _write(community, actor, scored, accounts, report, progress)
     audit.record(actor, "records.import", community_id=community.id, target_type="community",
                  target_id=community.id,
                  data={"filename": filename, "sha256": hashlib.sha256(data).hexdigest(), "post": post,
@@ -84,21 +84,11 @@ def import_records(actor: User | None, community_id: int, data: bytes, filename:
     return report.as_dict()
 
 
-def _row(community: Community, actor: User, candidate: Candidate, record_id: int, transaction_id: int | None,
-         now) -> dict[str, Any]:
-    decision, day = candidate.decision, candidate.occurred_on
-    status = "posted" if decision.status == "posted" else "pending"
-    return {"id": record_id, "community_id": community.id, "household_id": candidate.household_id,
-            "resident_id": candidate.resident_id, "rulebook_version_id": candidate.version.id,
-            "rule_code": candidate.rule.code, "category": candidate.rule.category, "occurred_on": day,
-            "month_key": period_key("month", day), "quarter_key": period_key("quarter", day),
-            "year_key": period_key("year", day), "quantity": candidate.quantity, "note": candidate.note,
-            "evidence_id": None, "status": status, "points": decision.points,
-            "requested_points": decision.requested_points, "approvals_required": decision.approvals_required,
-            "reasons": reason_text.stored(decision.reasons), "is_claim": False, "group_key": None,
-            "import_key": candidate.key, "recorded_by_id": actor.id, "created_at": now,
-            "posted_at": now if status == "posted" else None, "decided_at": None,
-            "transaction_id": transaction_id, "reversal_transaction_id": None}
+#: the columns of an imported record, in the order ``_write`` yields their values
+RECORD_COLUMNS = ("id", "community_id", "household_id", "resident_id", "rulebook_version_id", "rule_code", "category",
+                  "occurred_on", "month_key", "quarter_key", "year_key", "quantity", "note", "status", "points",
+                  "requested_points", "approvals_required", "reasons", "is_claim", "import_key", "recorded_by_id",
+                  "created_at", "posted_at", "transaction_id")
 
 
 def _allocate_ids(count: int) -> list[int]:
@@ -107,20 +97,17 @@ def _allocate_ids(count: int) -> list[int]:
     PostgreSQL draws them from the sequence; SQLite holds its write lock (BEGIN IMMEDIATE)."""
     if db.engine.dialect.name == "postgresql":
         sequence = sa.func.pg_get_serial_sequence(BehaviourRecord.__tablename__, "id")
-        return sorted(db.session.scalars(sa.select(sa.func.nextval(sequence))
-                                         .select_from(sa.func.generate_series(1, count))))
+        return sorted(db.session.execute(sa.select(sa.func.nextval(sequence))
+                                         .select_from(sa.func.generate_series(1, count))).scalars())
     first = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(BehaviourRecord.id), 0))) + 1
     return list(range(first, first + count))
 
 
-def _write(community: Community, actor: User, scored: list[Candidate], report: Report,
+def _write(community: Community, actor: User, scored: list[Candidate], accounts: dict[int, int], report: Report,
            progress: Progress | None) -> None:
+    """Post the scored rows (``accounts``: household id → its locked account) and insert their
+    records, each with its transaction; the records stream into one COPY as they are built."""
     issuance = ledger.system_accounts(community.id)["issuance"]
-    households = sorted({c.household_id for c in scored})
-    accounts: dict[int, int] = {}
-    for start in range(0, len(households), CHUNK):
-        accounts.update(db.session.execute(sa.select(Account.household_id, Account.id).where(
-            Account.household_id.in_(households[start:start + CHUNK]))).tuples().all())
     ids = _allocate_ids(len(scored))
     now = clock.now()
     entries: list[ledger.Entry] = []
@@ -137,17 +124,34 @@ def _write(community: Community, actor: User, scored: list[Candidate], report: R
                                         actor_id=actor.id, reference=("record", record_id),
                                         memo=candidate.rule.name_zh[:255]))
             posted_rows.append(index)
-    transaction_ids: dict[int, int] = {}
+    transaction_ids: list[int | None] = [None] * len(scored)
     for start in range(0, len(entries), POST_CHUNK):  # all in the caller's transaction; chunks bound the memory
         for index, posted in zip(posted_rows[start:start + POST_CHUNK],
                                  ledger.post_many(community.id, entries[start:start + POST_CHUNK])):
             transaction_ids[index] = posted.transaction_id
         if progress:
             progress("post", min(start + POST_CHUNK, len(entries)), len(entries))
-    rows = [_row(community, actor, candidate, record_id, transaction_ids.get(index), now)
-            for index, (record_id, candidate) in enumerate(zip(ids, scored))]
+
+    def rows():
+        keys_on: dict[date, tuple[str, str, str]] = {}
+        stored: dict[int, list] = {}  # id(decision) → its reasons as stored (rows share decisions)
+        for record_id, candidate, transaction_id in zip(ids, scored, transaction_ids):
+            decision, day, rule = candidate.decision, candidate.occurred_on, candidate.rule
+            keys = keys_on.get(day)
+            if keys is None:
+                keys = keys_on[day] = (period_key("month", day), period_key("quarter", day), period_key("year", day))
+            reasons = stored.get(id(decision))
+            if reasons is None:
+                reasons = stored[id(decision)] = reason_text.stored(decision.reasons)
+            posted = decision.status == "posted"
+            yield (record_id, community.id, candidate.household_id, candidate.resident_id, candidate.version.id,
+                   rule.code, rule.category, day, *keys, candidate.quantity, candidate.note,
+                   "posted" if posted else "pending", decision.points, decision.requested_points,
+                   decision.approvals_required, reasons, False, candidate.key, actor.id, now,
+                   now if posted else None, transaction_id)
+
     try:
-        ledger.insert_rows(BehaviourRecord.__table__, rows)
+        ledger.insert_rows(BehaviourRecord.__table__, RECORD_COLUMNS, rows())
     except sa_exc.IntegrityError:
         raise ImportConflict() from None
     if progress:

@@ -10,6 +10,7 @@ and its date cells come back as dates. Blank lines are skipped; unknown columns 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import warnings
@@ -89,10 +90,11 @@ def read_table(data: bytes, filename: str | None, columns: dict[str, tuple[str, 
         raise ImportUnreadable(problem="old .xls workbooks are not read; save it as .xlsx or CSV")
     lines = _xlsx_rows(data) if _is_xlsx(data, filename) else _csv_rows(data)
     header: list[str | None] | None = None
+    named_at: list[tuple[int, str]] = []
     rows = []
     for number, cells in enumerate(lines, start=1):
         if header is None:
-            if all(_blank(cell) for cell in cells):
+            if _blank_line(cells):
                 continue
             header = [_canonical(cell, columns) for cell in cells]
             named = [name for name in header if name]
@@ -102,10 +104,12 @@ def read_table(data: bytes, filename: str | None, columns: dict[str, tuple[str, 
             missing = [name for name in required if name not in named]
             if missing:
                 raise ImportColumnsMissing(columns=", ".join(missing), details={"missing": missing})
+            named_at = [(i, name) for i, name in enumerate(header) if name]
             continue
-        if all(_blank(cell) for cell in cells):
+        if _blank_line(cells):
             continue
-        rows.append(Row(number, {name: cells[i] for i, name in enumerate(header) if name and i < len(cells)}))
+        width = len(cells)
+        rows.append(Row(number, {name: cells[i] for i, name in named_at if i < width}))
     if header is None:
         raise ImportColumnsMissing(columns=", ".join(required), details={"missing": list(required)})
     return rows
@@ -115,10 +119,20 @@ def _blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
+def _blank_line(cells: Any) -> bool:
+    """Every cell blank; for text cells (all of a CSV line) one strip of them joined."""
+    try:
+        return not "".join(cells).strip()
+    except TypeError:  # XLSX: numbers, dates, None
+        return all(_blank(cell) for cell in cells)
+
+
 # --- cell values ---------------------------------------------------------------------------
 
 def text(cell: Any) -> str | None:
     """A cell as trimmed text (numbers without a spurious ``.0``); None when blank."""
+    if type(cell) is str:  # every CSV cell: one strip
+        return cell.strip() or None
     if _blank(cell):
         return None
     if isinstance(cell, float) and cell.is_integer():
@@ -132,7 +146,13 @@ def day(cell: Any) -> date | None:
         return cell.date()
     if isinstance(cell, date):
         return cell
-    match = _DATE.fullmatch(cell.strip()) if isinstance(cell, str) else None
+    return _day_text(cell.strip()) if isinstance(cell, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(text: str) -> date | None:
+    """Cached: an import's rows share a few hundred dates."""
+    match = _DATE.fullmatch(text)
     if match is None:
         return None
     try:
@@ -147,6 +167,7 @@ def whole_number(cell: Any) -> int | None:
         return None
     if isinstance(cell, float):
         cell = int(cell) if cell.is_integer() else None
-    elif isinstance(cell, str):
-        cell = int(cell.strip()) if re.fullmatch(r"\s*\d{1,9}\s*", cell) else None
+    elif isinstance(cell, str):  # 1 to 9 decimal digits (what ``\d`` matches), blanks around
+        digits = cell.strip()
+        cell = int(digits) if 0 < len(digits) <= 9 and digits.isdecimal() else None
     return cell if isinstance(cell, int) and 0 < cell <= 1_000_000 else None
