@@ -385,10 +385,24 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
 
     insert_rows(LedgerTransaction.__table__, _TRANSACTION_COLUMNS, transactions())
     insert_rows(Posting.__table__, _POSTING_COLUMNS, postings())
-    updates = [{"b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in sorted(state.items())]
+    _update_accounts(sorted(state.items()))
+    return results
+
+
+def _update_accounts(heads: list[tuple[int, list]]) -> None:
+    """Each account's new balance and chain head (``[(id, [balance, last hash])]``): on PostgreSQL
+    one ``UPDATE … FROM unnest(arrays)``, elsewhere executemany in batches."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text(
+            "UPDATE accounts SET balance = heads.balance, last_hash = heads.last_hash "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[]), CAST(:hashes AS varchar[])) "
+            "AS heads (id, balance, last_hash) WHERE accounts.id = heads.id"),
+            {"ids": [a for a, _ in heads], "balances": [b for _, (b, _) in heads],
+             "hashes": [h for _, (_, h) in heads]})
+        return
+    updates = [{"b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in heads]
     for start in range(0, len(updates), BULK_CHUNK):
         db.session.execute(_balance_update(), updates[start:start + BULK_CHUNK])
-    return results
 
 
 def reverse(transaction_id: int, *, community_id: int, actor_id: int | None, kind: str = "reversal",

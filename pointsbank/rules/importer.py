@@ -35,8 +35,9 @@ from pointsbank.rules.models import BehaviourRecord
 from pointsbank.rules.records import lock_households
 
 REQUIRED = ("household_number", "rule_code", "occurred_on")
-#: transactions per ledger.post_many call (each call: a few statements, and its rows in memory)
-POST_CHUNK = 10_000
+#: transactions per ledger.post_many call (each call: a few statements, its accounts locked and
+#: updated once, its transactions' digests in memory; the rows themselves stream into COPY)
+POST_CHUNK = 50_000
 
 
 class RecorderRequired(BadRequest):

@@ -62,3 +62,19 @@ def test_a_bad_entry_refuses_the_whole_batch_and_writes_nothing(world, db):
         db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Posting)) == before
     assert ledger.post_many(world["alpha"], []) == []
+
+
+def test_legs_that_name_an_account_twice_are_merged_into_one_posting_as_post_merges_them(world, db):
+    issuance = ledger.system_accounts(world["alpha"])["issuance"]
+    a1, a2 = ledger.household_account_id(world["a1"]), ledger.household_account_id(world["a2"])
+    posted = ledger.post_many(world["alpha"], [
+        ledger.Entry("award", [(issuance, -5), (a1, 3), (a1, 2)], reference=("record", 1)),
+        ledger.Entry("transfer", [(a2, 4), (a1, -4), (issuance, 0)], reference=("record", 2))])
+    db.session.commit()
+
+    legs = db.session.execute(sa.select(Posting.transaction_id, Posting.account_id, Posting.points)
+                              .where(Posting.transaction_id.in_([p.transaction_id for p in posted]))
+                              .order_by(Posting.id)).all()
+    assert [(r.account_id, r.points) for r in legs] == sorted([(issuance, -5), (a1, 5)]) + sorted([(a1, -4), (a2, 4)])
+    assert posted[1].balances == {a1: 101, a2: 104}
+    assert verify().ok
