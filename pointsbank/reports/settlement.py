@@ -1,18 +1,22 @@
 """Building settlement statements in the database: one ``GROUP BY`` over the redemptions.
 
-For a community and a closed quarter ``[start, end)`` (its time zone), at the build moment
-``built_at``:
+For a closed quarter and one or many communities, each with its quarter ``[start, end)`` in its
+own time zone (:func:`quarter_bounds`; they go in as one ``VALUES`` list), at one build moment
+``built_at``, in a fixed number of statements whatever the number of communities
+(:func:`settle_quarters`; :func:`settle` is it for one):
 
-1. ``INSERT INTO settlement_statements … SELECT … GROUP BY shop_id``: one draft per shop, its
-   totals summed straight from ``redemptions`` — the redemptions of the quarter not reversed at
-   ``built_at``, each at its own stored ``value_fen`` (the point value in force at that moment) —
-   plus a zero row for a shop that only has an adjustment to carry. The statement keeps
-   ``starts_at``/``ends_at`` (the quarter as UTC instants) and ``built_at``;
+1. ``INSERT INTO settlement_statements … SELECT … GROUP BY community_id, shop_id``: one draft
+   per community and shop, its totals summed straight from ``redemptions`` — the redemptions of
+   its community's quarter not reversed at ``built_at``, each at its own stored ``value_fen``
+   (the point value in force at that moment) — plus a zero row for a shop that only has an
+   adjustment to carry. The statement keeps ``starts_at``/``ends_at`` (the quarter as UTC
+   instants) and ``built_at``;
 2. ``INSERT INTO settlement_lines … SELECT`` the adjustments (few rows): a redemption paid by an
    earlier *confirmed or paid* statement of the shop — in that statement's
    ``[starts_at, ends_at)`` and reversed after its ``built_at`` — carried with the opposite sign,
    each at most once (unique key);
-3. ``UPDATE`` the statements that received adjustments with their sums.
+3. ``UPDATE`` the statements that received adjustments with their sums;
+4. one ``SELECT … GROUP BY community_id`` for each community's summary.
 
 The redemption lines are not copied: a statement's redemption lines are *derived* on demand
 (:func:`redemption_lines`) as the redemptions of its community and shop with ``created_at`` in
