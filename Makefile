@@ -32,10 +32,12 @@ test-pg: $(VENV)/.installed-test
 
 ## bench: every benchmark on a city-scale seed (200,000 households, 5,000,000 postings); one table, bench/results.json
 bench: $(VENV)/.installed-test
+	bash scripts/install-bench-tools.sh || echo "make bench: no wrk: the HTTP benchmarks use the Python client"
 	$(PY) bench/run.py
 
 ## bench-short: the same on a small seed with short measurements (a few minutes)
 bench-short: $(VENV)/.installed-test
+	bash scripts/install-bench-tools.sh || echo "make bench-short: no wrk: the HTTP benchmarks use the Python client"
 	$(PY) bench/run.py --short
 
 ## check-reliability: schemathesis, crash, database restart and abuse checks on a throwaway PostgreSQL cluster
