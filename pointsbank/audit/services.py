@@ -1,19 +1,21 @@
 """Write and read the audit trail.
 
-``record(actor, "adjustment.create", target=household, community_id=…, data={…})`` adds a
-row to the current unit of work, so the action and its audit row commit or roll back together.
+``record(actor, "adjustment.create", target=household, community_id=…, data={…})`` inserts a
+row in the current transaction, so the action and its audit row commit or roll back together.
 The client address comes from the request when there is one (``address`` for CLI and jobs is
 ``None``).
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
 
+from pointsbank import clock
 from pointsbank.audit.models import AuditEvent
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
@@ -22,21 +24,27 @@ from pointsbank.extensions import db
 
 def record(actor: User | None, action: str, *, community_id: int | None = None,
            target: Any = None, target_type: str | None = None, target_id: Any = None,
-           data: dict[str, Any] | None = None) -> AuditEvent:
+           data: dict[str, Any] | None = None) -> None:
+    """Insert the audit row now, in the current transaction (SQLAlchemy Core, one statement built
+    once: every call that moves points writes one, and the ORM's flush cost more than the insert)."""
     if target is not None:
         target_type = target_type or target.__tablename__.rstrip("s")
         target_id = target_id if target_id is not None else target.id
-    event = AuditEvent(
-        actor_id=actor.id if actor is not None else None,
-        action=action,
-        community_id=community_id,
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        address=request.remote_addr if has_request_context() else None,
-        data=data or {},
-    )
-    db.session.add(event)
-    return event
+    db.session.execute(_insert(), {
+        "actor_id": actor.id if actor is not None else None,
+        "action": action,
+        "community_id": community_id,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "address": request.remote_addr if has_request_context() else None,
+        "data": data or {},
+        "created_at": clock.now(),
+    })
+
+
+@functools.lru_cache(maxsize=1)
+def _insert() -> sa.Insert:
+    return sa.insert(AuditEvent.__table__)
 
 
 def list_events(actor: User, *, actor_id: int | None = None, action: str | None = None,

@@ -16,6 +16,8 @@ its community; a ``grid_worker`` its community, and households only in its grids
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 
 import sqlalchemy as sa
@@ -133,6 +135,55 @@ def household_for(actor: User, household_id: int, *roles: str) -> Household:
     if household is None or not household_visible(actor, household):
         raise NotFound()
     return household
+
+
+@dataclass(frozen=True)
+class HouseholdRef:
+    """A household in the caller's scope, as the hot paths need it: read with its community in
+    one Core statement, no ORM objects (a ``session.get(Household)`` loads the community, its
+    region, the grid and the residents: four times the CPU of the whole check)."""
+
+    id: int
+    community_id: int
+    grid_id: int | None
+    timezone: str
+    notice_days: int
+    base_points: int
+
+
+@functools.lru_cache(maxsize=1)
+def _household_ref_statement() -> sa.Select:
+    households, communities = Household.__table__, Community.__table__
+    return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, communities.c.timezone,
+                      communities.c.notice_days, communities.c.base_points)
+            .join(communities, communities.c.id == households.c.community_id)
+            .where(households.c.id == sa.bindparam("household_id")))
+
+
+def household_ref(actor: User, household_id: int, *roles: str) -> HouseholdRef:
+    """:func:`household_for` without loading the ORM objects: the same roles, the same scope
+    (404 outside it), the same answers."""
+    require_role(actor, *(roles or ("admin", "staff", "grid_worker", "resident")))
+    row = db.session.execute(_household_ref_statement(), {"household_id": household_id}).first()
+    if row is None:
+        raise NotFound()
+    ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
+    return HouseholdRef(*row)
+
+
+def ensure_household_visible(actor: User, household_id: int, community_id: int, grid_id: int | None) -> None:
+    """:func:`household_visible` for a household read as a row (404 when it is out of scope)."""
+    if actor.role == "resident":
+        visible = actor.household_id == household_id
+    elif actor.role in ("staff", "grid_worker"):
+        visible = actor.community_id == community_id and (actor.role == "staff" or grid_id in grid_ids(actor))
+    elif actor.role == "admin":
+        community = db.session.get(Community, community_id)
+        visible = community is not None and community_visible(actor, community)
+    else:
+        visible = False  # cashiers never see households
+    if not visible:
+        raise NotFound()
 
 
 def households_in_scope(actor: User, stmt: sa.Select) -> sa.Select:

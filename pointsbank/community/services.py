@@ -6,6 +6,7 @@ ledger account with the community's base points, in the same unit of work.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,10 +163,44 @@ def view_of(household: Household, balance: int, base_points: int) -> dict[str, A
 
 
 def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
+    """A household with its balance: one statement for the household, its community's base, its
+    grid and its balance (then the scope check on that row), one for its residents (Core; no
+    ORM objects on a read that every resident's phone makes)."""
     if household_id is None:
         return None
-    household = policy.household_for(actor, household_id)
-    return view_of(household, ledger.household_balance(household.id), household.community.base_points)
+    policy.require_role(actor, "admin", "staff", "grid_worker", "resident")
+    row = db.session.execute(_household_view_statement(), {"household_id": household_id}).first()
+    if row is None:
+        raise NotFound()
+    policy.ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
+    residents = [{"id": r.id, "name": r.name} for r in db.session.execute(
+        _residents_statement(), {"household_id": row.id})]
+    balance = int(row.balance or 0)
+    return {"id": row.id, "community_id": row.community_id, "number": row.number, "head_name": row.head_name,
+            "address": row.address, "grid": row.grid, "residents": residents, "balance": balance,
+            "base_points": row.base_points, "redeemable": max(0, balance - row.base_points)}
+
+
+@functools.lru_cache(maxsize=1)
+def _household_view_statement() -> sa.Select:
+    from pointsbank.ledger.models import Account
+
+    households, communities, grids, accounts = (Household.__table__, Community.__table__, Grid.__table__,
+                                                Account.__table__)
+    return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
+                      households.c.head_name, households.c.address, communities.c.base_points,
+                      grids.c.name.label("grid"), accounts.c.balance)
+            .select_from(households.join(communities, communities.c.id == households.c.community_id)
+                         .outerjoin(grids, grids.c.id == households.c.grid_id)
+                         .outerjoin(accounts, accounts.c.household_id == households.c.id))
+            .where(households.c.id == sa.bindparam("household_id")))
+
+
+@functools.lru_cache(maxsize=1)
+def _residents_statement() -> sa.Select:
+    residents = Resident.__table__
+    return (sa.select(residents.c.id, residents.c.name).where(residents.c.household_id == sa.bindparam("household_id"))
+            .order_by(residents.c.id))
 
 
 def list_households(actor: User, community_id: int, *, q: str | None = None, grid: str | None = None,

@@ -22,7 +22,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -121,6 +121,29 @@ def household_account_id(household_id: int) -> int:
     return account_id
 
 
+@functools.lru_cache(maxsize=2)
+def _household_lock_for(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
+                      accounts.c.last_hash, accounts.c.household_id)
+            .where(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
+            .order_by(accounts.c.id))
+    return lock.with_for_update() if dialect == "postgresql" else lock
+
+
+def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
+    """Lock the households' ledger accounts in id order (PostgreSQL ``FOR UPDATE``; SQLite's
+    write lock is already held) and return household id → the locked row (id, community_id,
+    kind, balance, last_hash), which :func:`post` takes as ``locked`` instead of locking again."""
+    ids = sorted(set(household_ids))
+    found: dict[int, Any] = {}
+    statement = _household_lock_for(db.engine.dialect.name)
+    for start in range(0, len(ids), 1000):
+        for row in db.session.execute(statement, {"household_ids": ids[start:start + 1000]}):
+            found[row.household_id] = row
+    return found
+
+
 def household_balance(household_id: int) -> int:
     balance = db.session.scalar(sa.select(Account.balance).where(Account.household_id == household_id))
     return int(balance or 0)
@@ -162,7 +185,11 @@ def _merge(legs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor_id: int | None = None,
          reference: tuple[str, object] | None = None, reversal_of_id: int | None = None,
-         memo: str | None = None, minimums: Mapping[int, int] | None = None) -> Posted:
+         memo: str | None = None, minimums: Mapping[int, int] | None = None,
+         locked: Mapping[int, Any] | None = None) -> Posted:
+    """``locked``: the chained accounts' rows (id, community_id, kind, balance, last_hash) as
+    :func:`lock_household_accounts` returned them in this transaction, when the caller locked
+    them already and nothing moved them since: the lock statement is then not sent again."""
     legs = _merge(legs)
     if len(legs) < 2 or sum(p for _, p in legs) != 0:
         raise LedgerError(f"a transaction needs two or more legs summing to zero, got {legs}")
@@ -171,7 +198,10 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     if not chained_ids:
         raise LedgerError("every transaction must touch a household or shop account")
 
-    rows = {r.id: r for r in db.session.execute(_lock_statement(), {"ids": chained_ids})}
+    if locked is not None and all(a in locked for a in chained_ids):
+        rows = {a: locked[a] for a in chained_ids}
+    else:
+        rows = {r.id: r for r in db.session.execute(_lock_statement(), {"ids": chained_ids})}
     if len(rows) != len(chained_ids) or any(
             r.community_id != community_id or r.kind not in CHAINED_KINDS for r in rows.values()):
         raise LedgerError("legs must be accounts of the transaction's community")

@@ -20,6 +20,7 @@ posted with 2 points and the reason ``points_cap_reached``.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -31,7 +32,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
-from pointsbank.community.models import Community, Household, Resident
+from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -51,7 +52,7 @@ RECORDING_ROLES = ("staff", "grid_worker", "resident")
 class Scored:
     """A record as the engine sees it: where it stands and what it would score."""
 
-    household: Household
+    household: Household | policy.HouseholdRef
     resident_id: int | None
     version: books.BookVersion
     rule: Rule
@@ -63,15 +64,42 @@ class Scored:
 def lock_households(household_ids: Iterable[int]) -> dict[int, int]:
     """Serialise scoring per household: lock their ledger accounts in id order (PostgreSQL
     ``FOR UPDATE``; SQLite's write lock is already held). Household id → account id."""
-    ids = sorted(set(household_ids))
-    accounts: dict[int, int] = {}
-    for start in range(0, len(ids), 1000):
-        stmt = (sa.select(Account.household_id, Account.id).where(Account.household_id.in_(ids[start:start + 1000]))
-                .order_by(Account.id))
-        if db.engine.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        accounts.update(db.session.execute(stmt).tuples().all())
-    return accounts
+    return {household_id: row.id for household_id, row in ledger.lock_household_accounts(household_ids).items()}
+
+
+@functools.lru_cache(maxsize=2)
+def _lock_and_draw_statement(dialect: str) -> sa.Select:
+    """One household's account, locked, and the id the new record will have (built once):
+    the record can then be inserted once, with its transaction id, after the points move."""
+    accounts, records = Account.__table__, BehaviourRecord.__table__
+    if dialect == "postgresql":
+        next_id = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(records.name, "id"))).scalar_subquery()
+    else:  # SQLite: the write lock is held (BEGIN IMMEDIATE), so the next id is max + 1
+        next_id = sa.select(sa.func.coalesce(sa.func.max(records.c.id), 0) + 1).scalar_subquery()
+    lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
+                      accounts.c.last_hash, next_id.label("record_id"))
+            .where(accounts.c.household_id == sa.bindparam("household_id")))
+    return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
+
+
+def lock_and_draw(household_id: int) -> Any:
+    """Lock the household's account (as :func:`lock_households`) and draw a record id, in one
+    statement; the row is what :func:`ledger.post` takes as ``locked``."""
+    row = db.session.execute(_lock_and_draw_statement(db.engine.dialect.name), {"household_id": household_id}).first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def allocate_record_ids(count: int) -> list[int]:
+    """Ids for ``count`` new records, ascending, before they are inserted (PostgreSQL: from the
+    sequence; SQLite: after the current maximum, under the write lock)."""
+    if db.engine.dialect.name == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(BehaviourRecord.__tablename__, "id")
+        return sorted(db.session.scalars(sa.select(sa.func.nextval(sequence))
+                                         .select_from(sa.func.generate_series(1, count))))
+    first = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(BehaviourRecord.id), 0))) + 1
+    return list(range(first, first + count))
 
 
 def usage_for(community_id: int, household_id: int, rule: Rule, day: date) -> dict[str, Usage]:
@@ -92,8 +120,8 @@ def usage_for(community_id: int, household_id: int, rule: Rule, day: date) -> di
 
 # --- checks shared by create and evaluate --------------------------------------------------
 
-def check_date(community: Community, day: date) -> None:
-    today = clock.today_in(community.timezone)
+def check_date(timezone: str, day: date) -> None:
+    today = clock.today_in(timezone)
     if day > today:
         raise RecordInFuture(occurred_on=day.isoformat(), today=today.isoformat())
 
@@ -106,9 +134,10 @@ def rule_in(version: books.BookVersion, rule_code: str) -> Rule:
     return rule
 
 
-def _resident(household: Household, resident_id: int | None) -> int | None:
-    if resident_id is not None and all(r.id != resident_id for r in household.residents):
-        raise ResidentNotInHousehold(resident_id=resident_id, household_id=household.id)
+def _resident(household_id: int, resident_id: int | None) -> int | None:
+    if resident_id is not None and db.session.scalar(sa.select(Resident.id).where(
+            Resident.id == resident_id, Resident.household_id == household_id)) is None:
+        raise ResidentNotInHousehold(resident_id=resident_id, household_id=household_id)
     return resident_id
 
 
@@ -133,7 +162,7 @@ def _as_claim(decision: Decision) -> Decision:
                    reasons=(*decision.reasons, Reason("claim_needs_approval", {"approvals": 1})))
 
 
-def score(actor: User, household: Household, version: books.BookVersion, rule: Rule, *, resident_id: int | None,
+def score(actor: User, household: Household | policy.HouseholdRef, version: books.BookVersion, rule: Rule, *, resident_id: int | None,
           occurred_on: date, quantity: int, has_evidence: bool) -> Scored:
     usage = usage_for(household.community_id, household.id, rule, occurred_on)
     decision = evaluate(rule, quantity=quantity, occurred_on=occurred_on, has_evidence=has_evidence, usage=usage,
@@ -147,14 +176,14 @@ def score(actor: User, household: Household, version: books.BookVersion, rule: R
 
 
 def _prepare(actor: User, household_id: int, rule_code: str, occurred_on: date, resident_id: int | None,
-             evidence: int | None) -> tuple[Household, books.BookVersion, Rule, Evidence | None]:
-    household = policy.household_for(actor, household_id, *RECORDING_ROLES)
+             evidence: int | None) -> tuple[policy.HouseholdRef, books.BookVersion, Rule, Evidence | None]:
+    household = policy.household_ref(actor, household_id, *RECORDING_ROLES)
     if actor.role != "resident":
         policy.ensure_not_own_household(actor, household.id)
-    check_date(household.community, occurred_on)
+    check_date(household.timezone, occurred_on)
     version = books.version_for(household.community_id, occurred_on)
     rule = rule_in(version, rule_code)
-    _resident(household, resident_id)
+    _resident(household.id, resident_id)
     found = _evidence(actor, {household.id}, household.community_id, evidence)
     if actor.role == "resident" and found is None:
         raise ClaimNeedsEvidence()
@@ -183,15 +212,15 @@ def create_record(actor: User, *, household_id: int, rule_code: str, occurred_on
                   resident_id: int | None = None, note: str | None = None,
                   evidence: int | None = None) -> BehaviourRecord:
     household, version, rule, found = _prepare(actor, household_id, rule_code, occurred_on, resident_id, evidence)
-    accounts = lock_households([household.id])
+    locked = lock_and_draw(household.id)  # before usage is read: caps hold under concurrency
     scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                    quantity=quantity, has_evidence=found is not None)
     record = keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
-                  evidence_id=found.id if found else None, account_id=accounts.get(household.id))
+                  evidence_id=found.id if found else None, record_id=locked.record_id, account=locked)
     audit.record(actor, "record.create", community_id=household.community_id, target=record,
                  data={"household_id": household.id, "rule_code": rule.code, "status": record.status,
                        "points": record.points, "is_claim": record.is_claim})
-    return fresh([record], household.community)[0]
+    return fresh([record], household.notice_days)[0]
 
 
 def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: int = 1, note: str | None = None,
@@ -212,56 +241,70 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     for household, _ in targets:
         policy.ensure_not_own_household(actor, household.id)
     community = targets[0][0].community
-    check_date(community, occurred_on)
+    check_date(community.timezone, occurred_on)
     version = books.version_for(community.id, occurred_on)
     rule = rule_in(version, rule_code)
     found = _evidence(actor, {h.id for h, _ in targets}, community.id, evidence)
     accounts = lock_households(h.id for h, _ in targets)
+    record_ids = allocate_record_ids(len(targets))
     group_key = uuid.uuid4().hex
     records = []
-    for household, resident_id in targets:
+    for record_id, (household, resident_id) in zip(record_ids, targets):
         scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                        quantity=quantity, has_evidence=found is not None)
         records.append(keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
-                            evidence_id=found.id if found else None, group_key=group_key,
+                            evidence_id=found.id if found else None, group_key=group_key, record_id=record_id,
                             account_id=accounts.get(household.id)))
     audit.record(actor, "record.group", community_id=community.id, target_type="record_group", target_id=group_key,
                  data={"rule_code": rule.code, "occurred_on": occurred_on.isoformat(), "records": len(records),
                        "points": sum(r.points for r in records if r.status == "posted")})
-    return fresh(records, community)
+    return fresh(records, community.notice_days)
 
 
-def fresh(records: list[BehaviourRecord], community: Community) -> list[BehaviourRecord]:
+def fresh(records: list[BehaviourRecord], notice_days: int) -> list[BehaviourRecord]:
     """:func:`listing.decorate` for records created in this call, without reading anything:
     nobody has approved them yet, and the notice deadline comes from their community."""
     for record in records:
         record.approved_by = []
-        record.notice_until = record.posted_at + timedelta(days=community.notice_days) if record.posted_at else None
+        record.notice_until = record.posted_at + timedelta(days=notice_days) if record.posted_at else None
     return records
 
 
 def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note: str | None,
-         evidence_id: int | None, group_key: str | None = None, account_id: int | None = None) -> BehaviourRecord:
-    """Store a scored record, and post it when the rule needs no approval (``account_id``: the
-    household's ledger account, when the caller already has it)."""
+         evidence_id: int | None, record_id: int, group_key: str | None = None, account_id: int | None = None,
+         account: Any = None) -> BehaviourRecord:
+    """Store a scored record under ``record_id`` (drawn by :func:`lock_and_draw` or
+    :func:`allocate_record_ids`), posting it first when the rule needs no approval: the points
+    move with the reference ``("record", id)`` and the record is then inserted once, with its
+    transaction id (SQLAlchemy Core; the ORM's unit of work cost more than the work here).
+    ``account``: the household's locked account row, or ``account_id``: its id. Returns the
+    record as a detached object (the session does not track it)."""
     decision, rule = scored.decision, scored.rule
-    record = BehaviourRecord(
-        community_id=scored.household.community_id, household_id=scored.household.id,
+    now = clock.now()
+    posted = decision.status == "posted"
+    transaction_id = None
+    if posted and decision.points:
+        transaction_id = _move_points(scored.household.community_id, scored.household.id, record_id, decision.points,
+                                      actor.id, rule.name_zh, account_id=account_id, account=account)
+    values = dict(
+        id=record_id, community_id=scored.household.community_id, household_id=scored.household.id,
         resident_id=scored.resident_id, rulebook_version_id=scored.version.id, rule_code=rule.code,
         category=rule.category, occurred_on=occurred_on, month_key=period_key("month", occurred_on),
         quarter_key=period_key("quarter", occurred_on), year_key=period_key("year", occurred_on),
-        quantity=quantity, note=note, evidence_id=evidence_id, status="pending", points=decision.points,
-        requested_points=decision.requested_points, approvals_required=decision.approvals_required,
-        reasons=reason_text.stored(decision.reasons), is_claim=actor.role == "resident", group_key=group_key,
-        recorded_by_id=actor.id, created_at=clock.now())
-    if decision.status == "posted":
-        _mark_posted(record)  # inserted as posted: no second UPDATE for the status
-    db.session.add(record)
-    db.session.flush()
-    if decision.status == "posted":
-        _post_points(record, actor.id, rule.name_zh, account_id)
-        db.session.flush()
-    return record
+        quantity=quantity, note=note, evidence_id=evidence_id, status="posted" if posted else "pending",
+        points=decision.points, requested_points=decision.requested_points,
+        approvals_required=decision.approvals_required, reasons=reason_text.stored(decision.reasons),
+        is_claim=actor.role == "resident", group_key=group_key, import_key=None, recorded_by_id=actor.id,
+        created_at=now, posted_at=now if posted else None,
+        decided_at=now if posted and decision.approvals_required else None, transaction_id=transaction_id,
+        reversal_transaction_id=None)
+    db.session.execute(_record_insert(), values)
+    return BehaviourRecord(**values)
+
+
+@functools.lru_cache(maxsize=1)
+def _record_insert() -> sa.Insert:
+    return sa.insert(BehaviourRecord.__table__)
 
 
 def post_record(record: BehaviourRecord, actor_id: int | None, memo: str, account_id: int | None = None) -> None:
@@ -280,9 +323,21 @@ def _mark_posted(record: BehaviourRecord) -> None:
 
 def _post_points(record: BehaviourRecord, actor_id: int | None, memo: str, account_id: int | None) -> None:
     if record.points:
-        issuance = ledger.system_accounts(record.community_id)["issuance"]
-        account = account_id if account_id is not None else ledger.household_account_id(record.household_id)
-        posted = ledger.post(record.community_id, "award" if record.points > 0 else "deduction",
-                             [(issuance, -record.points), (account, record.points)], actor_id=actor_id,
-                             reference=("record", record.id), memo=memo[:255])
-        record.transaction_id = posted.transaction_id
+        record.transaction_id = _move_points(record.community_id, record.household_id, record.id, record.points,
+                                             actor_id, memo, account_id=account_id)
+
+
+def _move_points(community_id: int, household_id: int, record_id: int, points: int, actor_id: int | None,
+                 memo: str, *, account_id: int | None = None, account: Any = None) -> int:
+    """A record's points through the ledger (``award`` or ``deduction`` from issuance); the
+    transaction's id."""
+    issuance = ledger.system_accounts(community_id)["issuance"]
+    if account is not None:
+        account_id = account.id
+    elif account_id is None:
+        account_id = ledger.household_account_id(household_id)
+    posted = ledger.post(community_id, "award" if points > 0 else "deduction",
+                         [(issuance, -points), (account_id, points)], actor_id=actor_id,
+                         reference=("record", record_id), memo=memo[:255],
+                         locked={account.id: account} if account is not None else None)
+    return posted.transaction_id

@@ -109,16 +109,23 @@ def _book_version(row: Any) -> BookVersion:
     return BookVersion(row.id, row.version, row.effective_from, parsed(row.source))
 
 
+@functools.lru_cache(maxsize=1)
+def _version_statement() -> sa.Select:
+    """Built once: it runs on every record."""
+    versions = RuleBookVersion.__table__
+    return (sa.select(versions.c.id, versions.c.version, versions.c.effective_from, versions.c.source)
+            .where(versions.c.community_id == sa.bindparam("community_id"),
+                   versions.c.effective_from <= sa.bindparam("day", type_=versions.c.effective_from.type))
+            .order_by(versions.c.effective_from.desc(), versions.c.id.desc()).limit(1))
+
+
 def version_for(community_id: int, day: date) -> BookVersion:
     """The version that scores a record dated ``day``; :class:`BeforeRuleBook` when none had begun."""
-    stmt = (sa.select(RuleBookVersion.id, RuleBookVersion.version, RuleBookVersion.effective_from,
-                      RuleBookVersion.source)
-            .where(RuleBookVersion.community_id == community_id, RuleBookVersion.effective_from <= day)
-            .order_by(RuleBookVersion.effective_from.desc(), RuleBookVersion.id.desc()).limit(1))
-    row = db.session.execute(stmt).first()
+    params = {"community_id": community_id, "day": day}
+    row = db.session.execute(_version_statement(), params).first()
     if row is None:  # none in force: the community may have no book yet (one query on the hot path, not two)
         _ensure_published(community_id)
-        row = db.session.execute(stmt).first()
+        row = db.session.execute(_version_statement(), params).first()
     if row is None:
         first = db.session.scalar(sa.select(sa.func.min(RuleBookVersion.effective_from))
                                   .where(RuleBookVersion.community_id == community_id))
