@@ -156,7 +156,9 @@ end
 
 
 def available() -> bool:
-    return shutil.which("wrk") is not None
+    """wrk is on the PATH, and ``POINTSBANK_BENCH_CLIENT`` does not ask for the Python client
+    (``=python``, to compare the two load generators)."""
+    return os.environ.get("POINTSBANK_BENCH_CLIENT", "wrk") != "python" and shutil.which("wrk") is not None
 
 
 _PLAIN = re.compile(r'[ !#-\[\]-~]*')  # printable ASCII but " and \\
