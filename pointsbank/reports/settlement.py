@@ -74,13 +74,13 @@ def quarter_bounds(community_ids: Sequence[int], period: periods.Period,
 
     Refuses an unknown community (404), a period that is not a quarter, and a quarter that has
     not closed at ``now`` in the time zone of every one of them."""
-    if period.kind != "quarter":
-        raise periods.InvalidPeriod(period=period.key)
     ids = list(dict.fromkeys(community_ids))
     zones = dict(db.session.execute(sa.select(Community.id, Community.timezone).where(
         Community.id.in_(ids))).tuples().all()) if ids else {}
     if len(zones) != len(ids):
         raise NotFound()
+    if period.kind != "quarter":
+        raise periods.InvalidPeriod(period=period.key)
     by_zone = {}
     for tz in sorted(set(zones.values())):
         period.ensure_closed(tz, now)
