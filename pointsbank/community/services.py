@@ -173,8 +173,7 @@ def household_view(actor: User, household_id: int | None) -> dict[str, Any] | No
     if row is None:
         raise NotFound()
     policy.ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
-    residents = [{"id": r.id, "name": r.name} for r in db.session.execute(
-        _residents_statement(), {"household_id": row.id})]
+    residents = db.session.execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
     balance = int(row.balance or 0)
     return {"id": row.id, "community_id": row.community_id, "number": row.number, "head_name": row.head_name,
             "address": row.address, "grid": row.grid, "residents": residents, "balance": balance,

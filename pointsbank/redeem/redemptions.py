@@ -25,6 +25,7 @@ The unique ``redemptions.voucher_id`` is the last line of defence behind the row
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +47,7 @@ from pointsbank.redeem import keys, shops, shortcode, tokens
 from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
 from pointsbank.redeem.services import (PointsExceedVoucher, PointsNotPositive, RedemptionAlreadyReversed,
                                         RedemptionNotFound, ShopInactive, VoucherAlreadyRedeemed, VoucherCodeMalformed,
-                                        VoucherForged, VoucherNotFound, ensure_redeemable, lock_voucher, receipt_view)
+                                        VoucherForged, VoucherNotFound, ensure_redeemable, receipt_view)
 from pointsbank.redeem.vouchers import return_points
 
 GUESS_SCOPE_CASHIER = "shortcode:cashier"
@@ -61,7 +62,9 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
     if points < 1:
         raise PointsNotPositive()
     shop, voucher_id, signed = _locate(actor, code)
-    voucher = lock_voucher(voucher_id)
+    voucher = db.session.execute(_voucher_lock(db.engine.dialect.name), {"voucher_id": voucher_id}).first()
+    if voucher is None:
+        raise VoucherNotFound()
     _match_signed(voucher, signed)
     now = clock.now()
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
@@ -69,30 +72,52 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
         raise PointsExceedVoucher(voucher_points=voucher.points, points=points,
                                   details={"voucher_points": voucher.points})
 
-    point_value_fen = db.session.scalar(_point_value(), {"community_id": voucher.community_id})
-    returned = voucher.points - points
-    escrow = ledger.system_accounts(voucher.community_id)["vouchers"]
-    shop_account, household_account = _accounts(voucher.community_id, shop.id, voucher.household_id)
-    posted = ledger.post(voucher.community_id, "redemption",
+    community_id, returned = voucher.community_id, voucher.points - points
+    escrow = ledger.system_accounts(community_id)["vouchers"]
+    shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
+    posted = ledger.post(community_id, "redemption",
                          [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
-                         actor_id=actor.id, reference=("voucher", voucher.id))
-    redemption = Redemption(community_id=voucher.community_id, voucher_id=voucher.id, shop_id=shop.id,
-                            cashier_id=actor.id, points=points, returned_points=returned,
-                            point_value_fen=point_value_fen, value_fen=points * point_value_fen,
-                            transaction_id=posted.transaction_id, created_at=posted.created_at)
-    db.session.add(redemption)
+                         actor_id=actor.id, reference=("voucher", voucher.id), locked=locked)
+    values = {"community_id": community_id, "voucher_id": voucher.id, "shop_id": shop.id, "cashier_id": actor.id,
+              "points": points, "returned_points": returned, "point_value_fen": voucher.point_value_fen,
+              "value_fen": points * voucher.point_value_fen, "transaction_id": posted.transaction_id,
+              "created_at": posted.created_at, "reversed_at": None}
     try:
-        db.session.flush()
+        redemption_id = db.session.execute(_redemption_insert(), values).scalar_one()
     except sa_exc.IntegrityError as error:  # behind the row lock this cannot happen; if it does, refuse
         raise VoucherAlreadyRedeemed() from error
-    voucher.status = "redeemed"
-    voucher.closing_transaction_id = posted.transaction_id
-    voucher.closed_at = posted.created_at
-    audit.record(actor, "voucher.redeem", community_id=voucher.community_id, target=redemption,
+    db.session.execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
+                                          "closed_at": posted.created_at})
+    audit.record(actor, "voucher.redeem", community_id=community_id, target_type="redemption",
+                 target_id=redemption_id,
                  data={"voucher_id": voucher.id, "shop_id": shop.id, "points": points, "returned_points": returned,
-                       "value_fen": redemption.value_fen})
-    db.session.flush()
-    return receipt_view(redemption, shop.name)
+                       "value_fen": values["value_fen"]})
+    return receipt_view(SimpleNamespace(id=redemption_id, **values), shop.name)
+
+
+@functools.lru_cache(maxsize=2)
+def _voucher_lock(dialect: str) -> sa.Select:
+    """The voucher row locked until the unit of work ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+    write lock is held), read as committed, with its community's point value now (built once)."""
+    vouchers, communities = Voucher.__table__, Community.__table__
+    stmt = (sa.select(*vouchers.c, communities.c.point_value_fen)
+            .join(communities, communities.c.id == vouchers.c.community_id)
+            .where(vouchers.c.id == sa.bindparam("voucher_id")))
+    return stmt.with_for_update(of=vouchers) if dialect == "postgresql" else stmt
+
+
+@functools.lru_cache(maxsize=1)
+def _redemption_insert() -> sa.Insert:
+    redemptions = Redemption.__table__
+    return sa.insert(redemptions).returning(redemptions.c.id)
+
+
+@functools.lru_cache(maxsize=1)
+def _voucher_close() -> sa.Update:
+    vouchers = Voucher.__table__
+    return sa.update(vouchers).where(vouchers.c.id == sa.bindparam("voucher_id")).values(
+        status="redeemed", closing_transaction_id=sa.bindparam("transaction_id"),
+        closed_at=sa.bindparam("closed_at", type_=vouchers.c.closed_at.type))
 
 
 def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
@@ -126,7 +151,7 @@ def get_receipt(actor: User, redemption_id: int) -> dict[str, Any]:
     return receipt_view(redemption, shop.name)
 
 
-def _locate(actor: User, code: str) -> tuple[Shop, str, tuple[str, tokens.Claims] | None]:
+def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims] | None]:
     """(the cashier's shop, the voucher id, (kid, claims) for a token) of a scanned or typed code."""
     code = code.strip() if isinstance(code, str) else ""
     is_token = tokens.looks_like_token(code)
@@ -134,13 +159,39 @@ def _locate(actor: User, code: str) -> tuple[Shop, str, tuple[str, tokens.Claims
         raise VoucherCodeMalformed()
     if not is_token:
         _check_guesses(actor, actor.shop_id)  # over the limit: refused before anything else is read
-    shop = shops.cashier_shop(actor)
+        shop = shops.cashier_shop(actor)
+        if not shop.is_active:
+            raise ShopInactive()
+        return shop, _by_short_code(actor, shop.id, shortcode.normalize(code)), None
+    # a token: its signature first (CPU only), then the shop and the partnership in one statement;
+    # the answers keep their order (no shop 404, inactive shop, bad token, not a partner 404)
+    refusal: Exception | None = None
+    signed = None
+    try:
+        signed = _verified(code)
+    except (VoucherCodeMalformed, VoucherForged) as error:
+        refusal = error
+    shop = db.session.execute(_shop_and_partner(), {
+        "shop_id": actor.shop_id, "community_id": signed[1].community_id if signed else None}).first()
+    if shop is None:
+        raise NotFound()
     if not shop.is_active:
         raise ShopInactive()
-    if is_token:
-        signed = _by_token(code, shop.id)
-        return shop, signed[1].voucher_id, signed
-    return shop, _by_short_code(actor, shop.id, shortcode.normalize(code)), None
+    if refusal is not None:
+        raise refusal
+    if not shop.is_partner:
+        raise VoucherNotFound()
+    return shop, signed[1].voucher_id, signed
+
+
+@functools.lru_cache(maxsize=1)
+def _shop_and_partner() -> sa.Select:
+    """The cashier's shop (id, name, active) and whether it partners the token's community (built once)."""
+    shop_table, partnerships = Shop.__table__, ShopPartnership.__table__
+    partner = sa.exists().where(partnerships.c.shop_id == shop_table.c.id,
+                                partnerships.c.community_id == sa.bindparam("community_id"))
+    return (sa.select(shop_table.c.id, shop_table.c.name, shop_table.c.is_active, partner.label("is_partner"))
+            .where(shop_table.c.id == sa.bindparam("shop_id")))
 
 
 def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) -> None:
@@ -151,43 +202,44 @@ def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) ->
             raise VoucherForged()  # signed by the community, but not what was issued as this voucher
 
 
-@functools.lru_cache(maxsize=1)
-def _point_value() -> sa.Select:
-    """The community's point value now (not its whole row: only this is needed)."""
-    return sa.select(Community.__table__.c.point_value_fen).where(
-        Community.__table__.c.id == sa.bindparam("community_id"))
-
-
-@functools.lru_cache(maxsize=1)
-def _accounts_statement() -> sa.Select:
+@functools.lru_cache(maxsize=2)
+def _accounts_lock(dialect: str) -> sa.Select:
     accounts = Account.__table__
-    return sa.select(accounts.c.id, accounts.c.household_id).where(sa.or_(
-        sa.and_(accounts.c.community_id == sa.bindparam("community_id"), accounts.c.key == sa.bindparam("shop_key")),
-        accounts.c.household_id == sa.bindparam("household_id")))
+    stmt = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
+                      accounts.c.last_hash, accounts.c.household_id)
+            .where(sa.or_(sa.and_(accounts.c.community_id == sa.bindparam("community_id"),
+                                  accounts.c.key == sa.bindparam("shop_key")),
+                          accounts.c.household_id == sa.bindparam("household_id")))
+            .order_by(accounts.c.id))
+    return stmt.with_for_update() if dialect == "postgresql" else stmt
 
 
-def _accounts(community_id: int, shop_id: int, household_id: int) -> tuple[int, int]:
-    """(shop account, household account) with one query; the shop's is opened on its first redemption."""
+def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[int, int, dict[int, Any] | None]:
+    """(shop account, household account, their locked rows) with one statement — the lock
+    :func:`ledger.post` would take, in the same id order. The shop's account is opened on its
+    first redemption (then ``post`` locks both itself)."""
     shop_account = household_account = None
-    for account_id, owner in db.session.execute(_accounts_statement(), {
+    rows = {}
+    for row in db.session.execute(_accounts_lock(db.engine.dialect.name), {
             "community_id": community_id, "shop_key": f"shop:{shop_id}", "household_id": household_id}):
-        if owner == household_id:
-            household_account = account_id
+        rows[row.id] = row
+        if row.household_id == household_id:
+            household_account = row.id
         else:
-            shop_account = account_id
+            shop_account = row.id
     if household_account is None:
         raise NotFound()
     if shop_account is None:
-        shop_account = ledger.shop_account(community_id, shop_id)
-    return shop_account, household_account
+        return ledger.shop_account(community_id, shop_id), household_account, None
+    return shop_account, household_account, rows
 
 
 def _partner_of(community_id: int, shop_id: int) -> bool:
     return db.session.get(ShopPartnership, (community_id, shop_id)) is not None
 
 
-def _by_token(token: str, shop_id: int) -> tuple[str, tokens.Claims]:
-    """(kid, claims) of a token whose signature verifies and whose community partners the shop."""
+def _verified(token: str) -> tuple[str, tokens.Claims]:
+    """(kid, claims) of a token whose signature verifies against the key of the community it names."""
     try:
         kid, _ = tokens.peek(token)
         known = keys.public_key(kid)
@@ -200,8 +252,6 @@ def _by_token(token: str, shop_id: int) -> tuple[str, tokens.Claims]:
         raise VoucherForged() from None
     if claims.community_id != known[0]:
         raise VoucherForged()
-    if not _partner_of(claims.community_id, shop_id):
-        raise VoucherNotFound()
     return kid, claims
 
 
