@@ -149,13 +149,14 @@ class HouseholdRef:
     timezone: str
     notice_days: int
     base_points: int
+    voucher_ttl_hours: int
 
 
 @functools.lru_cache(maxsize=1)
 def _household_ref_statement() -> sa.Select:
     households, communities = Household.__table__, Community.__table__
     return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, communities.c.timezone,
-                      communities.c.notice_days, communities.c.base_points)
+                      communities.c.notice_days, communities.c.base_points, communities.c.voucher_ttl_hours)
             .join(communities, communities.c.id == households.c.community_id)
             .where(households.c.id == sa.bindparam("household_id")))
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,9 +51,18 @@ def _lock(community_id: int) -> None:
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_NAMESPACE, community_id)))
 
 
-def _active_row(community_id: int) -> SigningKey | None:
-    return db.session.scalar(sa.select(SigningKey).where(
-        SigningKey.community_id == community_id, SigningKey.retired_at.is_(None)).order_by(SigningKey.id.desc()).limit(1))
+def _active_row(community_id: int) -> Any:
+    """The community's active key as a row (kid, public_key, private_key_encrypted), or None."""
+    return db.session.execute(_active_statement(), {"community_id": community_id}).first()
+
+
+@functools.lru_cache(maxsize=1)
+def _active_statement() -> sa.Select:
+    """Built once: every voucher issue reads it."""
+    table = SigningKey.__table__
+    return (sa.select(table.c.kid, table.c.public_key, table.c.private_key_encrypted)
+            .where(table.c.community_id == sa.bindparam("community_id"), table.c.retired_at.is_(None))
+            .order_by(table.c.id.desc()).limit(1))
 
 
 def _create(community_id: int) -> SigningKey:
@@ -65,7 +75,7 @@ def _create(community_id: int) -> SigningKey:
     return row
 
 
-def keypair_of(row: SigningKey) -> tokens.KeyPair:
+def keypair_of(row: Any) -> tokens.KeyPair:
     secret = current_app.config["SECRET_KEY"]
     cache_key = (secret, row.kid)
     pair = _pairs.get(cache_key)
