@@ -20,8 +20,10 @@ merged in ``done()``, which prints one JSON line that :func:`run` reads back::
 A phase with a fixed set of jobs (each voucher redeemed once) gives each thread its own slice
 (``DATA[k]`` for ``k = tid, tid + nthreads, …``); when a thread's slice is done its
 ``request()`` returns ``stop_when_idle()``, and the thread stops once its last answer is in.
-wrk waits out ``-d`` anyway, so the Lua notes when the threads really sent and stopped (a
-monotonic clock through LuaJIT's ffi) and the result's ``seconds`` is that span.
+wrk would sleep out ``-d`` anyway: :func:`run` sends it SIGINT once every thread has stopped,
+and the Lua notes when the threads really sent and stopped (a monotonic clock through LuaJIT's
+ffi), so the result's ``seconds`` is that span. A script that keeps its position in a global
+``cursor`` gets it back per thread (``WrkResult.cursors``), to go on where a run left off.
 
 Latency, as wrk measures it, runs from the moment the request is written (after any
 ``delay()``) to the last byte of the answer: service time plus the server's queueing, not the
@@ -41,8 +43,10 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,12 +103,16 @@ end
 -- A script's request() returns stop_when_idle() once its thread has nothing left to send: the
 -- connection goes quiet ("" sends nothing), and the thread stops when its last answer is in.
 -- wrk itself still waits out -d, so done() reports when the threads really stopped.
+local function stop_thread()
+  stopped_us = now_us()
+  local marker = io.open(os.getenv("PB_WRK_STOPPED") .. tid, "w")
+  if marker then marker:close() end
+  wrk.thread:stop()
+end
+
 function stop_when_idle()
   idle = true
-  if inflight == 0 then
-    stopped_us = now_us()
-    wrk.thread:stop()
-  end
+  if inflight == 0 and not stopped_us then stop_thread() end
   return ""
 end
 
@@ -117,16 +125,14 @@ function response(status, headers, body)
     if not sample then sample = status .. " " .. string.sub(body or "", 1, 300) end
   end
   if on_response then on_response(status, headers, body) end
-  if idle and inflight == 0 and not stopped_us then
-    stopped_us = now_us()
-    wrk.thread:stop()
-  end
+  if idle and inflight == 0 and not stopped_us then stop_thread() end
 end
 
 function done(summary, latency, requests)
   local merged, refused = {}, {}
-  local first, last, all_stopped, sample_text = nil, nil, true, nil
+  local first, last, all_stopped, sample_text, cursors = nil, nil, true, nil, {}
   for _, t in ipairs(threads) do
+    table.insert(cursors, tostring(t:get("cursor") or "null"))
     for code, n in pairs(t:get("statuses")) do merged[code] = (merged[code] or 0) + n end
     for key, n in pairs(t:get("refusals")) do refused[key] = (refused[key] or 0) + n end
     local f, s = t:get("first_us"), t:get("stopped_us")
@@ -147,9 +153,10 @@ function done(summary, latency, requests)
   io.write(string.format(
     'PBWRK {"requests": %d, "duration_us": %d, "active_us": %d, "stopped_early": %s, ' ..
     '"connect": %d, "read": %d, "write": %d, "timeout": %d, "statuses": {%s}, "refusals": {%s}, ' ..
-    '"sample": %s, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
+    '"sample": %s, "cursors": [%s], "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
     summary.requests, summary.duration, active, tostring(all_stopped), e.connect, e.read, e.write, e.timeout,
     table.concat(parts, ", "), table.concat(rparts, ", "), sample_text and json_string(sample_text) or "null",
+    table.concat(cursors, ", "),
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
 """
@@ -209,6 +216,8 @@ class WrkResult(LoadResult):
     sample: str | None = None
     stopped_early: bool = False
     threads: int = 0
+    #: each thread's global ``cursor`` when it ended (``None`` where a script keeps none)
+    cursors: list[int | None] | None = None
 
     def count(self, *statuses: int) -> int:
         return sum(self.statuses.get(str(s), 0) for s in statuses)
@@ -237,12 +246,29 @@ def run(port: int, request_lua: str, data: Any, *, connections: int, seconds: fl
         data_file, script = Path(tmp) / "data.lua", Path(tmp) / "script.lua"
         data_file.write_text("return " + lua_value(data) + "\n", encoding="utf-8")
         script.write_text(COMMON_LUA + "\n" + request_lua + "\n", encoding="utf-8")
-        env = {**os.environ, "PB_WRK_DATA": str(data_file), "PB_WRK_THREADS": str(threads)}
-        out = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-             "--timeout", f"{timeout_s}s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
-            env=env, check=False, capture_output=True, text=True, errors="replace",
-            timeout=seconds + timeout_s + 60)
+        stopped = Path(tmp) / "stopped"
+        stopped.mkdir()
+        env = {**os.environ, "PB_WRK_DATA": str(data_file), "PB_WRK_THREADS": str(threads),
+               "PB_WRK_STOPPED": f"{stopped}/"}
+        command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+                   "--timeout", f"{timeout_s}s", "-s", str(script), f"http://127.0.0.1:{port}{path}"]
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stdout, \
+                tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
+            process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
+            deadline = time.monotonic() + seconds + timeout_s + 60
+            while process.poll() is None:
+                # wrk sleeps out -d even when every thread has stopped; SIGINT ends that sleep
+                if sum(1 for _ in stopped.iterdir()) >= threads:
+                    process.send_signal(signal.SIGINT)
+                    break
+                if time.monotonic() > deadline:
+                    process.kill()
+                    break
+                time.sleep(0.1)
+            returncode = process.wait(timeout_s + 60)
+            stdout.seek(0)
+            stderr.seek(0)
+            out = subprocess.CompletedProcess(command, returncode, stdout.read(), stderr.read())
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("PBWRK ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -257,7 +283,8 @@ def run(port: int, request_lua: str, data: Any, *, connections: int, seconds: fl
                      throughput=answered / duration if duration else 0.0, p50_ms=found["p50_us"] / 1000,
                      p90_ms=found["p90_us"] / 1000, p99_ms=found["p99_us"] / 1000, max_ms=found["max_us"] / 1000,
                      duration_s=duration, socket_errors=socket_errors, refusals=found["refusals"],
-                     sample=found["sample"], stopped_early=found["stopped_early"], threads=threads)
+                     sample=found["sample"], stopped_early=found["stopped_early"], threads=threads,
+                     cursors=found["cursors"])
 
 
 # --- CPU accounting ------------------------------------------------------------------------
