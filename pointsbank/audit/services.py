@@ -19,6 +19,7 @@ from pointsbank import clock
 from pointsbank.audit.models import AuditEvent
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.database import execute
 from pointsbank.extensions import db
 
 
@@ -30,7 +31,7 @@ def record(actor: User | None, action: str, *, community_id: int | None = None,
     if target is not None:
         target_type = target_type or target.__tablename__.rstrip("s")
         target_id = target_id if target_id is not None else target.id
-    db.session.execute(_insert(), {
+    execute(_insert(), {
         "actor_id": actor.id if actor is not None else None,
         "action": action,
         "community_id": community_id,

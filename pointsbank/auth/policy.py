@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pointsbank.auth.models import ROLES, User, UserGrid
 from pointsbank.community.models import Community, Household, Region
 from pointsbank.errors import Forbidden, NotFound
+from pointsbank.database import execute
 from pointsbank.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -165,7 +166,7 @@ def household_ref(actor: User, household_id: int, *roles: str) -> HouseholdRef:
     """:func:`household_for` without loading the ORM objects: the same roles, the same scope
     (404 outside it), the same answers."""
     require_role(actor, *(roles or ("admin", "staff", "grid_worker", "resident")))
-    row = db.session.execute(_household_ref_statement(), {"household_id": household_id}).first()
+    row = execute(_household_ref_statement(), {"household_id": household_id}).first()
     if row is None:
         raise NotFound()
     ensure_household_visible(actor, row.id, row.community_id, row.grid_id)

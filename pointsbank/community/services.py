@@ -16,7 +16,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community, Grid, Household, Region, Resident
-from pointsbank.database import insert_or_conflict
+from pointsbank.database import insert_or_conflict, execute
 from pointsbank.errors import Conflict, NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -169,11 +169,11 @@ def household_view(actor: User, household_id: int | None) -> dict[str, Any] | No
     if household_id is None:
         return None
     policy.require_role(actor, "admin", "staff", "grid_worker", "resident")
-    row = db.session.execute(_household_view_statement(), {"household_id": household_id}).first()
+    row = execute(_household_view_statement(), {"household_id": household_id}).first()
     if row is None:
         raise NotFound()
     policy.ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
-    residents = db.session.execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
+    residents = execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
     balance = int(row.balance or 0)
     return {"id": row.id, "community_id": row.community_id, "number": row.number, "head_name": row.head_name,
             "address": row.address, "grid": row.grid, "residents": residents, "balance": balance,

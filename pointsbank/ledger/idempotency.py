@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pointsbank.auth.current import current_user
 from pointsbank.errors import BadRequest, Conflict, DomainError, Unprocessable
-from pointsbank.database import utcnow
+from pointsbank.database import utcnow, execute
 from pointsbank.extensions import db
 from pointsbank.ledger.models import IdempotencyKey
 
@@ -72,7 +72,7 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise IdempotencyKeyInvalid()
         user = current_user()
         print_ = fingerprint()
-        row_id = db.session.execute(_claim(db.engine.dialect.name), {
+        row_id = execute(_claim(db.engine.dialect.name), {
             "user_id": user.id, "key": key, "fingerprint": print_, "created_at": utcnow()}).scalar()
         if row_id is None:
             stored = db.session.execute(sa.select(IdempotencyKey).where(
@@ -94,7 +94,7 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
             status, body = response.status_code, response.get_data(as_text=True)
         else:  # a view returning a plain value
             status, body = 200, str(response)
-        db.session.execute(_store(), {"row_id": row_id, "status_code": status, "response_body": body})
+        execute(_store(), {"row_id": row_id, "status_code": status, "response_body": body})
         return response
 
     return wrapper

@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.errors import Conflict, NotFound, Unprocessable
+from pointsbank.database import execute
 from pointsbank.extensions import db
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
@@ -139,7 +140,7 @@ def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
     found: dict[int, Any] = {}
     statement = _household_lock_for(db.engine.dialect.name)
     for start in range(0, len(ids), 1000):
-        for row in db.session.execute(statement, {"household_ids": ids[start:start + 1000]}):
+        for row in execute(statement, {"household_ids": ids[start:start + 1000]}):
             found[row.household_id] = row
     return found
 
@@ -201,7 +202,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     if locked is not None and all(a in locked for a in chained_ids):
         rows = {a: locked[a] for a in chained_ids}
     else:
-        rows = {r.id: r for r in db.session.execute(_lock_statement(), {"ids": chained_ids})}
+        rows = {r.id: r for r in execute(_lock_statement(), {"ids": chained_ids})}
     if len(rows) != len(chained_ids) or any(
             r.community_id != community_id or r.kind not in CHAINED_KINDS for r in rows.values()):
         raise LedgerError("legs must be accounts of the transaction's community")
@@ -216,7 +217,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     created_at = clock.now()
     ref_type, ref_id = (reference[0], str(reference[1])) if reference else (None, None)
     digest = transaction_digest(community_id, kind, ref_type, ref_id, reversal_of_id, actor_id, created_at, legs)
-    transaction_id = db.session.execute(_transaction_insert(), {
+    transaction_id = execute(_transaction_insert(), {
         "community_id": community_id, "kind": kind, "reference_type": ref_type, "reference_id": ref_id,
         "actor_id": actor_id, "reversal_of_id": reversal_of_id, "memo": memo, "digest": digest,
         "created_at": created_at}).scalar_one()
@@ -234,8 +235,8 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
         posting_rows.append(row)
     # Core, not the ORM's bulk insert: that one splits rows by which values are None (two
     # statements for the household leg and the system leg); this is one executemany
-    db.session.execute(sa.insert(Posting.__table__), posting_rows)
-    db.session.execute(_balance_update(), account_updates)
+    execute(sa.insert(Posting.__table__), posting_rows)
+    execute(_balance_update(), account_updates)
     return Posted(transaction_id=transaction_id, created_at=created_at, balances=balances)
 
 

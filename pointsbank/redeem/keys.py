@@ -27,7 +27,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
-from pointsbank.database import is_postgresql
+from pointsbank.database import is_postgresql, execute
 from pointsbank.errors import NotFound, ServiceBusy
 from pointsbank.extensions import db
 from pointsbank.redeem import tokens
@@ -53,7 +53,7 @@ def _lock(community_id: int) -> None:
 
 def _active_row(community_id: int) -> Any:
     """The community's active key as a row (kid, public_key, private_key_encrypted), or None."""
-    return db.session.execute(_active_statement(), {"community_id": community_id}).first()
+    return execute(_active_statement(), {"community_id": community_id}).first()
 
 
 @functools.lru_cache(maxsize=1)

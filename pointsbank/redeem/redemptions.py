@@ -37,7 +37,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
-from pointsbank.database import is_postgresql, lock_for_update
+from pointsbank.database import is_postgresql, lock_for_update, execute
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -62,7 +62,7 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
     if points < 1:
         raise PointsNotPositive()
     shop, voucher_id, signed = _locate(actor, code)
-    voucher = db.session.execute(_voucher_lock(db.engine.dialect.name), {"voucher_id": voucher_id}).first()
+    voucher = execute(_voucher_lock(db.engine.dialect.name), {"voucher_id": voucher_id}).first()
     if voucher is None:
         raise VoucherNotFound()
     _match_signed(voucher, signed)
@@ -83,10 +83,10 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
               "value_fen": points * voucher.point_value_fen, "transaction_id": posted.transaction_id,
               "created_at": posted.created_at, "reversed_at": None}
     try:
-        redemption_id = db.session.execute(_redemption_insert(), values).scalar_one()
+        redemption_id = execute(_redemption_insert(), values).scalar_one()
     except sa_exc.IntegrityError as error:  # behind the row lock this cannot happen; if it does, refuse
         raise VoucherAlreadyRedeemed() from error
-    db.session.execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
+    execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
                                           "closed_at": posted.created_at})
     audit.record(actor, "voucher.redeem", community_id=community_id, target_type="redemption",
                  target_id=redemption_id,
@@ -171,7 +171,7 @@ def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims]
         signed = _verified(code)
     except (VoucherCodeMalformed, VoucherForged) as error:
         refusal = error
-    shop = db.session.execute(_shop_and_partner(), {
+    shop = execute(_shop_and_partner(), {
         "shop_id": actor.shop_id, "community_id": signed[1].community_id if signed else None}).first()
     if shop is None:
         raise NotFound()
@@ -220,7 +220,7 @@ def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[
     first redemption (then ``post`` locks both itself)."""
     shop_account = household_account = None
     rows = {}
-    for row in db.session.execute(_accounts_lock(db.engine.dialect.name), {
+    for row in execute(_accounts_lock(db.engine.dialect.name), {
             "community_id": community_id, "shop_key": f"shop:{shop_id}", "household_id": household_id}):
         rows[row.id] = row
         if row.household_id == household_id:

@@ -32,6 +32,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.errors import NotFound
+from pointsbank.database import execute
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.pagination import page_of
@@ -73,7 +74,7 @@ def issue_voucher(actor: User, *, points: int, household_id: int | None = None) 
               "expires_at": (posted.created_at + timedelta(hours=household.voucher_ttl_hours)).replace(microsecond=0),
               "created_by_id": actor.id, "issue_transaction_id": posted.transaction_id,
               "closing_transaction_id": None, "created_at": posted.created_at, "closed_at": None}
-    db.session.execute(_voucher_insert(), values)
+    execute(_voucher_insert(), values)
     audit.record(actor, "voucher.issue", community_id=community_id, target_type="voucher", target_id=voucher_id,
                  data={"household_id": household.id, "points": points})
     voucher = SimpleNamespace(**values)
@@ -90,7 +91,7 @@ def _fresh_short_code() -> str:
     # 10^15 random codes: a clash is astronomically rare, but the unique key must never be the one to notice
     for _ in range(5):
         code = shortcode.generate()
-        if db.session.scalar(_short_code_taken(), {"code": code}) is None:
+        if execute(_short_code_taken(), {"code": code}).scalar() is None:
             return code
     raise RuntimeError("could not draw an unused short code")
 

@@ -39,7 +39,7 @@ from pointsbank.extensions import db
 from pointsbank.rules import reasons as reason_text, services as books, tabular
 from pointsbank.rules.engine import Decision, Usage, evaluate, period_key
 from pointsbank.rules.models import BehaviourRecord
-from pointsbank.rules.records import SCORING_STATUSES, lock_households
+from pointsbank.rules.records import SCORING_STATUSES
 from pointsbank.rules.rulebook import PERIODS, Rule
 
 Progress = Callable[[str, int, int], None]

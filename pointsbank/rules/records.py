@@ -34,6 +34,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
+from pointsbank.database import execute
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
@@ -85,7 +86,7 @@ def _lock_and_draw_statement(dialect: str) -> sa.Select:
 def lock_and_draw(household_id: int) -> Any:
     """Lock the household's account (as :func:`lock_households`) and draw a record id, in one
     statement; the row is what :func:`ledger.post` takes as ``locked``."""
-    row = db.session.execute(_lock_and_draw_statement(db.engine.dialect.name), {"household_id": household_id}).first()
+    row = execute(_lock_and_draw_statement(db.engine.dialect.name), {"household_id": household_id}).first()
     if row is None:
         raise NotFound()
     return row
@@ -298,7 +299,7 @@ def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note:
         created_at=now, posted_at=now if posted else None,
         decided_at=now if posted and decision.approvals_required else None, transaction_id=transaction_id,
         reversal_transaction_id=None)
-    db.session.execute(_record_insert(), values)
+    execute(_record_insert(), values)
     return BehaviourRecord(**values)
 
 

@@ -30,6 +30,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
+from pointsbank.database import execute
 from pointsbank.extensions import db
 from pointsbank.rules.errors import (BeforeRuleBook, NoRuleBookInForce, RuleBookInvalid, RuleBookVersionExists,
                                      UnsupportedMediaType)
@@ -122,10 +123,10 @@ def _version_statement() -> sa.Select:
 def version_for(community_id: int, day: date) -> BookVersion:
     """The version that scores a record dated ``day``; :class:`BeforeRuleBook` when none had begun."""
     params = {"community_id": community_id, "day": day}
-    row = db.session.execute(_version_statement(), params).first()
+    row = execute(_version_statement(), params).first()
     if row is None:  # none in force: the community may have no book yet (one query on the hot path, not two)
         _ensure_published(community_id)
-        row = db.session.execute(_version_statement(), params).first()
+        row = execute(_version_statement(), params).first()
     if row is None:
         first = db.session.scalar(sa.select(sa.func.min(RuleBookVersion.effective_from))
                                   .where(RuleBookVersion.community_id == community_id))

@@ -78,7 +78,7 @@ def settlements() -> str:
 
 def _previous(period: periods.Period, count: int) -> list[periods.Period]:
     found = []
-    for _ in range(count):
+    for _step in range(count):
         period = period.previous()
         found.append(period)
     return found
