@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.errors import Conflict, NotFound, Unprocessable
-from pointsbank.database import execute
+from pointsbank.database import UTCDateTime, execute
 from pointsbank.extensions import db
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
@@ -122,11 +122,24 @@ def household_account_id(household_id: int) -> int:
     return account_id
 
 
+def next_transaction_id(dialect: str) -> sa.Label:
+    """A column for a lock statement: the id the next ledger transaction will have, drawn once
+    per statement (PostgreSQL: ``nextval`` in an InitPlan; SQLite: max + 1 under its write lock).
+    :func:`post` given rows that carry it writes the whole transaction — transaction, postings,
+    balances — in one statement on PostgreSQL. Rows of one lock statement serve one ``post``."""
+    transactions = LedgerTransaction.__table__
+    if dialect == "postgresql":
+        drawn = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(transactions.name, "id")))
+    else:
+        drawn = sa.select(sa.func.coalesce(sa.func.max(transactions.c.id), 0) + 1)
+    return drawn.scalar_subquery().label("next_transaction_id")
+
+
 @functools.lru_cache(maxsize=2)
 def _household_lock_for(dialect: str) -> sa.Select:
     accounts = Account.__table__
     lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, accounts.c.household_id)
+                      accounts.c.last_hash, accounts.c.household_id, next_transaction_id(dialect))
             .where(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
             .order_by(accounts.c.id))
     return lock.with_for_update() if dialect == "postgresql" else lock
@@ -217,10 +230,14 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     created_at = clock.now()
     ref_type, ref_id = (reference[0], str(reference[1])) if reference else (None, None)
     digest = transaction_digest(community_id, kind, ref_type, ref_id, reversal_of_id, actor_id, created_at, legs)
-    transaction_id = execute(_transaction_insert(), {
-        "community_id": community_id, "kind": kind, "reference_type": ref_type, "reference_id": ref_id,
-        "actor_id": actor_id, "reversal_of_id": reversal_of_id, "memo": memo, "digest": digest,
-        "created_at": created_at}).scalar_one()
+    transaction = {"community_id": community_id, "kind": kind, "reference_type": ref_type, "reference_id": ref_id,
+                   "actor_id": actor_id, "reversal_of_id": reversal_of_id, "memo": memo, "digest": digest,
+                   "created_at": created_at}
+    drawn = getattr(rows[chained_ids[0]], "next_transaction_id", None)
+    if drawn is None:  # rows locked by a statement that drew no id: the transaction's id comes from its insert
+        transaction_id = execute(_transaction_insert(), transaction).scalar_one()
+    else:
+        transaction_id = int(drawn)
 
     posting_rows, account_updates = [], []
     for account_id, points in legs:
@@ -233,20 +250,51 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
             row.update(balance_after=balances[account_id], hash=new_hash)
             account_updates.append({"b_id": account_id, "b_balance": balances[account_id], "b_hash": new_hash})
         posting_rows.append(row)
-    # Core, not the ORM's bulk insert: that one splits rows by which values are None (two
-    # statements for the household leg and the system leg); this is one executemany
-    execute(sa.insert(Posting.__table__), posting_rows)
-    execute(_balance_update(), account_updates)
+    if drawn is not None and db.engine.dialect.name == "postgresql":
+        params = {"t_id": transaction_id, **transaction}
+        for i, row in enumerate(posting_rows):
+            params.update({f"a{i}": row["account_id"], f"p{i}": row["points"], f"b{i}": row["balance_after"],
+                           f"h{i}": row["hash"]})
+        for i, update in enumerate(account_updates):
+            params.update({f"u{i}": update["b_id"], f"ub{i}": update["b_balance"], f"uh{i}": update["b_hash"]})
+        execute(_write_statement(len(posting_rows), len(account_updates)), params)
+    else:
+        if drawn is not None:
+            execute(sa.insert(LedgerTransaction.__table__), {"id": transaction_id, **transaction})
+        # Core, not the ORM's bulk insert: that one splits rows by which values are None (two
+        # statements for the household leg and the system leg); this is one executemany
+        execute(sa.insert(Posting.__table__), posting_rows)
+        execute(_balance_update(), account_updates)
     return Posted(transaction_id=transaction_id, created_at=created_at, balances=balances)
+
+
+@functools.lru_cache(maxsize=16)
+def _write_statement(postings: int, updates: int) -> sa.TextClause:
+    """The whole transaction in one statement (PostgreSQL): the transaction row, its postings and
+    the chained accounts' new balances and chain heads, as data-modifying CTEs (the foreign keys
+    are checked at the end of the statement). One per shape (legs, chained accounts), built once."""
+    ctes = ["t AS (INSERT INTO ledger_transactions (id, community_id, kind, reference_type, reference_id, "
+            "actor_id, reversal_of_id, memo, digest, created_at) VALUES (:t_id, :community_id, :kind, "
+            ":reference_type, :reference_id, :actor_id, :reversal_of_id, :memo, :digest, :created_at))",
+            "p AS (INSERT INTO postings (community_id, transaction_id, account_id, points, created_at, "
+            "balance_after, hash) VALUES " + ", ".join(
+                f"(:community_id, :t_id, :a{i}, :p{i}, :created_at, :b{i}, :h{i})" for i in range(postings)) + ")"]
+    ctes += [f"u{i} AS (UPDATE accounts SET balance = :ub{i}, last_hash = :uh{i} WHERE id = :u{i})"
+             for i in range(updates)]
+    typed = [sa.bindparam("created_at", type_=UTCDateTime)]
+    typed += [sa.bindparam(f"b{i}", type_=sa.BigInteger) for i in range(postings)]
+    typed += [sa.bindparam(f"p{i}", type_=sa.BigInteger) for i in range(postings)]
+    typed += [sa.bindparam(f"h{i}", type_=sa.String) for i in range(postings)]
+    return sa.text("WITH " + ", ".join(ctes) + " SELECT 1").bindparams(*typed)
 
 
 @functools.lru_cache(maxsize=2)
 def _lock_for(dialect: str) -> sa.Select:
     accounts = Account.__table__
     lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash).where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
-            .order_by(accounts.c.id))
-    return lock.with_for_update() if dialect == "postgresql" else lock
+                      accounts.c.last_hash, next_transaction_id(dialect))
+            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
 
 
 def _lock_statement() -> sa.Select:

@@ -206,12 +206,12 @@ def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) ->
 def _accounts_lock(dialect: str) -> sa.Select:
     accounts = Account.__table__
     stmt = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, accounts.c.household_id)
+                      accounts.c.last_hash, accounts.c.household_id, ledger.next_transaction_id(dialect))
             .where(sa.or_(sa.and_(accounts.c.community_id == sa.bindparam("community_id"),
                                   accounts.c.key == sa.bindparam("shop_key")),
                           accounts.c.household_id == sa.bindparam("household_id")))
             .order_by(accounts.c.id))
-    return stmt.with_for_update() if dialect == "postgresql" else stmt
+    return stmt.with_for_update(of=accounts) if dialect == "postgresql" else stmt
 
 
 def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[int, int, dict[int, Any] | None]:

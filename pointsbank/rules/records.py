@@ -70,15 +70,16 @@ def lock_households(household_ids: Iterable[int]) -> dict[int, int]:
 
 @functools.lru_cache(maxsize=2)
 def _lock_and_draw_statement(dialect: str) -> sa.Select:
-    """One household's account, locked, and the id the new record will have (built once):
-    the record can then be inserted once, with its transaction id, after the points move."""
+    """One household's account, locked, the id the new record will have and the id of the
+    ledger transaction that will move its points (built once): the record can then be inserted
+    once, with its transaction id, after the points move."""
     accounts, records = Account.__table__, BehaviourRecord.__table__
     if dialect == "postgresql":
         next_id = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(records.name, "id"))).scalar_subquery()
     else:  # SQLite: the write lock is held (BEGIN IMMEDIATE), so the next id is max + 1
         next_id = sa.select(sa.func.coalesce(sa.func.max(records.c.id), 0) + 1).scalar_subquery()
     lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, next_id.label("record_id"))
+                      accounts.c.last_hash, next_id.label("record_id"), ledger.next_transaction_id(dialect))
             .where(accounts.c.household_id == sa.bindparam("household_id")))
     return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
 
