@@ -26,7 +26,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "LOGIN_WINDOW_MINUTES": (15, "the window of the login throttle"),
     "PASSWORD_HASH_METHOD": ("scrypt", "werkzeug password hashing method for new passwords"),
     "MAX_CONTENT_LENGTH": (16 * 1024 * 1024, "largest request body in bytes (uploads included)"),
-    "DB_POOL_SIZE": (10, "database connections kept per process (PostgreSQL); at least gunicorn's --threads, or connections beyond it are opened and closed per request"),
+    "DB_POOL_SIZE": (10, "database connections kept per process (PostgreSQL); at least gunicorn's --threads, "
+                         "or connections beyond it are opened and closed per request"),
     "DB_RETRIES": (5, "times a use case is retried on a PostgreSQL serialisation failure or deadlock"),
     "EVIDENCE_DIR": (None, "where evidence files are stored; default: `evidence/` in the instance folder"),
     "SESSION_COOKIE_SECURE": (False, "send the web session cookie over HTTPS only"),

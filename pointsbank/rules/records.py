@@ -164,8 +164,8 @@ def _as_claim(decision: Decision) -> Decision:
                    reasons=(*decision.reasons, Reason("claim_needs_approval", {"approvals": 1})))
 
 
-def score(actor: User, household: Household | policy.HouseholdRef, version: books.BookVersion, rule: Rule, *, resident_id: int | None,
-          occurred_on: date, quantity: int, has_evidence: bool) -> Scored:
+def score(actor: User, household: Household | policy.HouseholdRef, version: books.BookVersion, rule: Rule, *,
+          resident_id: int | None, occurred_on: date, quantity: int, has_evidence: bool) -> Scored:
     usage = usage_for(household.community_id, household.id, rule, occurred_on)
     decision = evaluate(rule, quantity=quantity, occurred_on=occurred_on, has_evidence=has_evidence, usage=usage,
                         book_effective_from=version.effective_from)
