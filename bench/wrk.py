@@ -204,6 +204,37 @@ def lua_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as Lua")
 
 
+#: items per generated Lua function: LuaJIT allows 65,536 constants in one function, and a
+#: city-scale job list (a token and a body per voucher) has far more than that
+LUA_CHUNK = 1000
+
+
+def lua_module(value: Any) -> str:
+    """A Lua chunk that returns ``value``: small values as one literal, large lists and dicts
+    filled by many small functions, so no function exceeds LuaJIT's constant limit."""
+    lines = ["local V"]
+    _emit("V", value, lines)
+    lines.append("return V")
+    return "\n".join(lines) + "\n"
+
+
+def _emit(target: str, value: Any, lines: list[str]) -> None:
+    items = (list(enumerate(value, 1)) if isinstance(value, (list, tuple))
+             else list(value.items()) if isinstance(value, dict) else None)
+    if items is None or len(items) <= LUA_CHUNK and all(
+            not isinstance(v, (list, tuple, dict)) or len(v) <= LUA_CHUNK for _, v in items):
+        lines.append(f"{target} = {lua_value(value)}")
+        return
+    lines.append(f"{target} = {{}}")
+    small = [(k, v) for k, v in items if not isinstance(v, (list, tuple, dict)) or len(v) <= LUA_CHUNK]
+    for start in range(0, len(small), LUA_CHUNK):
+        body = " ".join(f"{target}[{lua_value(k)}] = {lua_value(v)}" for k, v in small[start:start + LUA_CHUNK])
+        lines.append(f"do local function fill() {body} end fill() end")
+    for k, v in items:
+        if isinstance(v, (list, tuple, dict)) and len(v) > LUA_CHUNK:
+            _emit(f"{target}[{lua_value(k)}]", v, lines)
+
+
 @dataclass
 class WrkResult(LoadResult):
     """What one wrk run did. ``seconds``/``duration_s`` is how long the threads sent (shorter
@@ -244,7 +275,7 @@ def run(port: int, request_lua: str, data: Any, *, connections: int, seconds: fl
     threads = max(1, min(threads, connections))
     with tempfile.TemporaryDirectory(prefix="pb_wrk_") as tmp:
         data_file, script = Path(tmp) / "data.lua", Path(tmp) / "script.lua"
-        data_file.write_text("return " + lua_value(data) + "\n", encoding="utf-8")
+        data_file.write_text(lua_module(data), encoding="utf-8")
         script.write_text(COMMON_LUA + "\n" + request_lua + "\n", encoding="utf-8")
         stopped = Path(tmp) / "stopped"
         stopped.mkdir()
