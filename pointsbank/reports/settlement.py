@@ -5,7 +5,9 @@ own time zone (:func:`quarter_bounds`; they go in as one ``VALUES`` list), at on
 ``built_at``, in a fixed number of statements whatever the number of communities
 (:func:`settle_quarters`; :func:`settle` is it for one):
 
-1. ``INSERT INTO settlement_statements … SELECT … GROUP BY community_id, shop_id``: one draft
+1. ``SELECT … GROUP BY community_id, shop_id``, then its rows inserted into
+   ``settlement_statements`` (a plain SELECT, because PostgreSQL sums it with parallel workers and
+   never an ``INSERT … SELECT``; only one row per shop comes back): one draft
    per community and shop, its totals summed straight from ``redemptions`` — the redemptions of
    its community's quarter not reversed at ``built_at``, each at its own stored ``value_fen``
    (the point value in force at that moment) — plus a zero row for a shop that only has an
@@ -24,7 +26,7 @@ The redemption lines are not copied: a statement's redemption lines are *derived
 its totals were summed with. Redemptions never change except ``reversed_at``, set once, so the
 lines of a confirmed or paid statement never change; only the adjustments are materialised.
 
-No redemption passes through Python. Reruns are the guard's business
+No redemption passes through Python, only the per-shop totals. Reruns are the guard's business
 (:mod:`pointsbank.jobs.guard`): a completed period is never rebuilt. A *draft* is rebuilt
 (totals summed again, ``built_at`` moved to now, adjustments selected again) only when it is
 confirmed, so a redemption reversed before confirmation simply drops out of it; confirmed and
@@ -46,9 +48,10 @@ from flask import current_app
 
 from pointsbank import clock
 from pointsbank.community.models import Community
-from pointsbank.database import UTCDateTime
+from pointsbank.database import UTCDateTime, execute
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
 from pointsbank.redeem.models import Redemption
 from pointsbank.reports import periods
 from pointsbank.reports.models import SettlementLine, SettlementStatement
@@ -109,12 +112,17 @@ def settle_quarters(bounds: dict[int, tuple[datetime, datetime]], period_key: st
                               sa.literal(0).label("n"), sa.literal(0).label("p"), sa.literal(0).label("f"))
                     .distinct().select_from(_carried_join(period_key)[0]).where(*_carried_where(ids)))
     shops = sa.union_all(sums, carried_only).subquery()
-    db.session.execute(sa.insert(S).from_select(STATEMENT_COLUMNS, sa.select(
-        shops.c.community_id, shops.c.shop_id, sa.literal(period_key), sa.literal("draft"), sa.func.sum(shops.c.n),
-        sa.func.sum(shops.c.p), sa.func.sum(shops.c.f), sa.literal(0), sa.literal(0), sa.literal(0), _at(built),
-        _at(built), q.starts_at, q.ends_at)
+    # a plain SELECT, then the statements inserted from its rows (one per shop, never a
+    # redemption): PostgreSQL runs a SELECT's GROUP BY with parallel workers, never an
+    # INSERT … SELECT's
+    totals = execute(sa.select(
+        shops.c.community_id, shops.c.shop_id, sa.func.sum(shops.c.n), sa.func.sum(shops.c.p),
+        sa.func.sum(shops.c.f), q.starts_at, q.ends_at)
         .select_from(shops.join(quarters, q.community_id == shops.c.community_id))
-        .group_by(shops.c.community_id, shops.c.shop_id, q.starts_at, q.ends_at)))
+        .group_by(shops.c.community_id, shops.c.shop_id, q.starts_at, q.ends_at)).all()
+    ledger.insert_rows(S, STATEMENT_COLUMNS, (  # COPY on PostgreSQL
+        (community_id, shop_id, period_key, "draft", int(n), int(p), int(f), 0, 0, 0, built, built, starts_at, ends_at)
+        for community_id, shop_id, n, p, f, starts_at, ends_at in totals))
     _insert_adjustments(ids, period_key)
     _pause_for_tests()
     _add_adjustment_totals(ids, period_key)
