@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
+from pointsbank.database import start_read_only
 from pointsbank.extensions import db
 
 blp = Blueprint("health", __name__)
@@ -10,5 +11,6 @@ blp = Blueprint("health", __name__)
 
 @blp.get("/healthz")
 def healthz():
+    start_read_only()
     db.session.execute(sa.text("SELECT 1"))
     return jsonify({"status": "ok", "database": db.engine.dialect.name})

@@ -11,6 +11,7 @@ from flask import Flask, current_app, g, request, session
 
 from pointsbank.auth import policy, services
 from pointsbank.auth.models import User
+from pointsbank.database import start_read_only
 from pointsbank.errors import Forbidden, Unauthorized
 from pointsbank.extensions import db
 
@@ -28,6 +29,9 @@ def optional_user() -> User | None:
 
 def _load_user() -> None:
     g.user = None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(policy.view_method(view, request.method), "_pb_read_only", False):
+        start_read_only()  # before the token check: its statement is the request's first
     header = request.headers.get("Authorization", "")
     if request.path.startswith("/api/"):
         if header[:7].lower() == "bearer " and header[7:].strip():
@@ -43,7 +47,6 @@ def _load_user() -> None:
             if user is not None and user.is_active and session.get("auth_epoch") == _epoch(user):
                 g.user = user
 
-    view = current_app.view_functions.get(request.endpoint or "")
     if view is None or request.method == "OPTIONS":
         return
     roles, is_public = policy.roles_of(view, request.method)

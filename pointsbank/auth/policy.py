@@ -212,7 +212,12 @@ def ensure_not_own_household(actor: User, household_id: int) -> None:
         raise ConflictOfInterest()
 
 
+def view_method(view: Any, method: str) -> Any:
+    """The function that answers ``method`` for a view (a MethodView's method, or the view)."""
+    return getattr(getattr(view, "view_class", None), method.lower(), None) or view
+
+
 def roles_of(view: Any, method: str) -> tuple[Iterable[str] | None, bool]:
     """The roles a view method allows and whether it is public (read by the request hook)."""
-    fn = getattr(getattr(view, "view_class", None), method.lower(), None) or view
+    fn = view_method(view, method)
     return getattr(fn, "_pb_roles", None), bool(getattr(fn, "_pb_public", False))

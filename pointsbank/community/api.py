@@ -7,7 +7,7 @@ from pointsbank.community import services
 from pointsbank.community.schemas import (CommunityCreateSchema, CommunitySchema, CommunitySettingsSchema,
                                           GridSchema, HouseholdCreateSchema, HouseholdPageSchema,
                                           HouseholdQueryArgsSchema, HouseholdSchema, RegionSchema)
-from pointsbank.database import unit_of_work
+from pointsbank.database import read_only, unit_of_work
 
 blp = Blueprint("community", __name__, url_prefix="/api/v1", description="Regions, communities and households")
 
@@ -93,6 +93,7 @@ class Households(MethodView):
 @blp.route("/households/<int:household_id>")
 class HouseholdById(MethodView):
     @policy.allow("admin", "staff", "grid_worker", "resident")
+    @read_only
     @blp.response(200, HouseholdSchema)
     def get(self, household_id):
         """A household with balance, base and redeemable points."""
