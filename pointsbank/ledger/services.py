@@ -135,11 +135,19 @@ def next_transaction_id(dialect: str) -> sa.Label:
     return drawn.scalar_subquery().label("next_transaction_id")
 
 
+def locked_columns(dialect: str) -> list[Any]:
+    """What a lock statement over ``accounts`` selects so that its rows can be handed to
+    :func:`post` as ``locked``: id, community, kind, balance, chain head, and the id drawn for
+    the transaction (:func:`next_transaction_id`)."""
+    accounts = Account.__table__
+    return [accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance, accounts.c.last_hash,
+            next_transaction_id(dialect)]
+
+
 @functools.lru_cache(maxsize=2)
 def _household_lock_for(dialect: str) -> sa.Select:
     accounts = Account.__table__
-    lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, accounts.c.household_id, next_transaction_id(dialect))
+    lock = (sa.select(*locked_columns(dialect), accounts.c.household_id)
             .where(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
             .order_by(accounts.c.id))
     return lock.with_for_update() if dialect == "postgresql" else lock
@@ -291,8 +299,7 @@ def _write_statement(postings: int, updates: int) -> sa.TextClause:
 @functools.lru_cache(maxsize=2)
 def _lock_for(dialect: str) -> sa.Select:
     accounts = Account.__table__
-    lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, next_transaction_id(dialect))
+    lock = (sa.select(*locked_columns(dialect))
             .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
     return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
 

@@ -205,8 +205,7 @@ def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) ->
 @functools.lru_cache(maxsize=2)
 def _accounts_lock(dialect: str) -> sa.Select:
     accounts = Account.__table__
-    stmt = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, accounts.c.household_id, ledger.next_transaction_id(dialect))
+    stmt = (sa.select(*ledger.locked_columns(dialect), accounts.c.household_id)
             .where(sa.or_(sa.and_(accounts.c.community_id == sa.bindparam("community_id"),
                                   accounts.c.key == sa.bindparam("shop_key")),
                           accounts.c.household_id == sa.bindparam("household_id")))

@@ -78,8 +78,7 @@ def _lock_and_draw_statement(dialect: str) -> sa.Select:
         next_id = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(records.name, "id"))).scalar_subquery()
     else:  # SQLite: the write lock is held (BEGIN IMMEDIATE), so the next id is max + 1
         next_id = sa.select(sa.func.coalesce(sa.func.max(records.c.id), 0) + 1).scalar_subquery()
-    lock = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash, next_id.label("record_id"), ledger.next_transaction_id(dialect))
+    lock = (sa.select(*ledger.locked_columns(dialect), next_id.label("record_id"))
             .where(accounts.c.household_id == sa.bindparam("household_id")))
     return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
 
