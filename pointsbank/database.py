@@ -224,5 +224,27 @@ def execute(statement: Any, params: Any = None) -> sa.CursorResult:
     return db.session.connection().execute(statement, params)
 
 
+def next_ids(table: sa.Table, count: int) -> list[int]:
+    """``count`` ids of ``table`` before its rows exist, ascending: from the sequence on
+    PostgreSQL; after the current maximum on SQLite (its write lock is held: BEGIN IMMEDIATE).
+    A row can then be referenced (a digest, a posting) before it is inserted, and inserted once."""
+    if db.engine.dialect.name == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        return sorted(db.session.execute(sa.select(sa.func.nextval(sequence)).select_from(
+            sa.func.generate_series(1, count))).scalars())
+    first = int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))) + 1
+    return list(range(first, first + count))
+
+
+def next_id_column(table: sa.Table, dialect: str, name: str) -> sa.Label:
+    """:func:`next_ids` for one id as a column of another statement (a lock, say), drawn once per
+    execution: ``nextval`` in an InitPlan on PostgreSQL, max + 1 under SQLite's write lock."""
+    if dialect == "postgresql":
+        drawn = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id")))
+    else:
+        drawn = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0) + 1)
+    return drawn.scalar_subquery().label(name)
+
+
 def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"

@@ -119,14 +119,20 @@ def grid_ids(actor: User) -> list[int]:
 
 
 def household_visible(actor: User, household: Household) -> bool:
+    return _household_visible(actor, household.id, household.community_id, household.grid_id)
+
+
+def _household_visible(actor: User, household_id: int, community_id: int, grid_id: int | None) -> bool:
+    """The one rule, for a household as an object or as a row."""
     if actor.role == "resident":
-        return actor.household_id == household.id
+        return actor.household_id == household_id
     if actor.role == "grid_worker":
-        return actor.community_id == household.community_id and household.grid_id in grid_ids(actor)
+        return actor.community_id == community_id and grid_id in grid_ids(actor)
     if actor.role == "staff":
-        return actor.community_id == household.community_id
+        return actor.community_id == community_id
     if actor.role == "admin":
-        return community_visible(actor, household.community)
+        community = db.session.get(Community, community_id)  # the identity map's when already loaded
+        return community is not None and community_visible(actor, community)
     return False  # cashiers never see households
 
 
@@ -175,16 +181,7 @@ def household_ref(actor: User, household_id: int, *roles: str) -> HouseholdRef:
 
 def ensure_household_visible(actor: User, household_id: int, community_id: int, grid_id: int | None) -> None:
     """:func:`household_visible` for a household read as a row (404 when it is out of scope)."""
-    if actor.role == "resident":
-        visible = actor.household_id == household_id
-    elif actor.role in ("staff", "grid_worker"):
-        visible = actor.community_id == community_id and (actor.role == "staff" or grid_id in grid_ids(actor))
-    elif actor.role == "admin":
-        community = db.session.get(Community, community_id)
-        visible = community is not None and community_visible(actor, community)
-    else:
-        visible = False  # cashiers never see households
-    if not visible:
+    if not _household_visible(actor, household_id, community_id, grid_id):
         raise NotFound()
 
 

@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.errors import Conflict, NotFound, Unprocessable
-from pointsbank.database import UTCDateTime, execute
+from pointsbank.database import UTCDateTime, execute, next_id_column, next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
@@ -127,12 +127,7 @@ def next_transaction_id(dialect: str) -> sa.Label:
     per statement (PostgreSQL: ``nextval`` in an InitPlan; SQLite: max + 1 under its write lock).
     :func:`post` given rows that carry it writes the whole transaction — transaction, postings,
     balances — in one statement on PostgreSQL. Rows of one lock statement serve one ``post``."""
-    transactions = LedgerTransaction.__table__
-    if dialect == "postgresql":
-        drawn = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(transactions.name, "id")))
-    else:
-        drawn = sa.select(sa.func.coalesce(sa.func.max(transactions.c.id), 0) + 1)
-    return drawn.scalar_subquery().label("next_transaction_id")
+    return next_id_column(LedgerTransaction.__table__, dialect, "next_transaction_id")
 
 
 def locked_columns(dialect: str) -> list[Any]:
@@ -337,17 +332,6 @@ class Entry:
 BULK_CHUNK = 2000
 
 
-def _next_ids(table: sa.Table, count: int) -> list[int]:
-    """``count`` ids of ``table`` before its rows exist, ascending: from the sequence on
-    PostgreSQL; after the current maximum on SQLite (its write lock is held: BEGIN IMMEDIATE)."""
-    if db.engine.dialect.name == "postgresql":
-        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
-        return sorted(db.session.execute(sa.select(sa.func.nextval(sequence)).select_from(
-            sa.func.generate_series(1, count))).scalars())
-    first = int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))) + 1
-    return list(range(first, first + count))
-
-
 def insert_rows(table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Rows (tuples of values in the order of ``columns``, as Python gives them: aware
     datetimes, None for NULL, lists for JSON) into ``table``, in the session's transaction.
@@ -441,7 +425,7 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
         raise LedgerError("legs must be accounts of the transaction's community")
 
     created_at = clock.now()
-    transaction_ids = _next_ids(LedgerTransaction.__table__, len(prepared))
+    transaction_ids = next_ids(LedgerTransaction.__table__, len(prepared))
     digests: list[str] = []
     results: list[Posted] = []
 

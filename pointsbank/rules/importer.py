@@ -14,7 +14,6 @@ import hashlib
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exc as sa_exc
 
@@ -24,6 +23,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
 from pointsbank.errors import BadRequest, NotFound
+from pointsbank.database import next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.rules import reasons as reason_text, tabular
@@ -92,24 +92,12 @@ RECORD_COLUMNS = ("id", "community_id", "household_id", "resident_id", "rulebook
                   "created_at", "posted_at", "transaction_id")
 
 
-def _allocate_ids(count: int) -> list[int]:
-    """Record ids before the records exist, so each posting can reference its record and the
-    records are then inserted once, transaction ids included (no RETURNING, no second UPDATE).
-    PostgreSQL draws them from the sequence; SQLite holds its write lock (BEGIN IMMEDIATE)."""
-    if db.engine.dialect.name == "postgresql":
-        sequence = sa.func.pg_get_serial_sequence(BehaviourRecord.__tablename__, "id")
-        return sorted(db.session.execute(sa.select(sa.func.nextval(sequence))
-                                         .select_from(sa.func.generate_series(1, count))).scalars())
-    first = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(BehaviourRecord.id), 0))) + 1
-    return list(range(first, first + count))
-
-
 def _write(community: Community, actor: User, scored: list[Candidate], accounts: dict[int, int], report: Report,
            progress: Progress | None) -> None:
     """Post the scored rows (``accounts``: household id → its locked account) and insert their
     records, each with its transaction; the records stream into one COPY as they are built."""
     issuance = ledger.system_accounts(community.id)["issuance"]
-    ids = _allocate_ids(len(scored))
+    ids = next_ids(BehaviourRecord.__table__, len(scored))  # each posting can name its record
     now = clock.now()
     entries: list[ledger.Entry] = []
     posted_rows: list[int] = []  # index in ``scored`` of each entry

@@ -34,7 +34,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
-from pointsbank.database import execute
+from pointsbank.database import execute, next_id_column, next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
@@ -73,12 +73,8 @@ def _lock_and_draw_statement(dialect: str) -> sa.Select:
     """One household's account, locked, the id the new record will have and the id of the
     ledger transaction that will move its points (built once): the record can then be inserted
     once, with its transaction id, after the points move."""
-    accounts, records = Account.__table__, BehaviourRecord.__table__
-    if dialect == "postgresql":
-        next_id = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(records.name, "id"))).scalar_subquery()
-    else:  # SQLite: the write lock is held (BEGIN IMMEDIATE), so the next id is max + 1
-        next_id = sa.select(sa.func.coalesce(sa.func.max(records.c.id), 0) + 1).scalar_subquery()
-    lock = (sa.select(*ledger.locked_columns(dialect), next_id.label("record_id"))
+    accounts = Account.__table__
+    lock = (sa.select(*ledger.locked_columns(dialect), next_id_column(BehaviourRecord.__table__, dialect, "record_id"))
             .where(accounts.c.household_id == sa.bindparam("household_id")))
     return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
 
@@ -90,17 +86,6 @@ def lock_and_draw(household_id: int) -> Any:
     if row is None:
         raise NotFound()
     return row
-
-
-def allocate_record_ids(count: int) -> list[int]:
-    """Ids for ``count`` new records, ascending, before they are inserted (PostgreSQL: from the
-    sequence; SQLite: after the current maximum, under the write lock)."""
-    if db.engine.dialect.name == "postgresql":
-        sequence = sa.func.pg_get_serial_sequence(BehaviourRecord.__tablename__, "id")
-        return sorted(db.session.scalars(sa.select(sa.func.nextval(sequence))
-                                         .select_from(sa.func.generate_series(1, count))))
-    first = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(BehaviourRecord.id), 0))) + 1
-    return list(range(first, first + count))
 
 
 def usage_for(community_id: int, household_id: int, rule: Rule, day: date) -> dict[str, Usage]:
@@ -247,7 +232,7 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     rule = rule_in(version, rule_code)
     found = _evidence(actor, {h.id for h, _ in targets}, community.id, evidence)
     accounts = lock_households(h.id for h, _ in targets)
-    record_ids = allocate_record_ids(len(targets))
+    record_ids = next_ids(BehaviourRecord.__table__, len(targets))
     group_key = uuid.uuid4().hex
     records = []
     for record_id, (household, resident_id) in zip(record_ids, targets):
@@ -275,7 +260,7 @@ def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note:
          evidence_id: int | None, record_id: int, group_key: str | None = None, account_id: int | None = None,
          account: Any = None) -> BehaviourRecord:
     """Store a scored record under ``record_id`` (drawn by :func:`lock_and_draw` or
-    :func:`allocate_record_ids`), posting it first when the rule needs no approval: the points
+    :func:`~pointsbank.database.next_ids`), posting it first when the rule needs no approval: the points
     move with the reference ``("record", id)`` and the record is then inserted once, with its
     transaction id (SQLAlchemy Core; the ORM's unit of work cost more than the work here).
     ``account``: the household's locked account row, or ``account_id``: its id. Returns the
