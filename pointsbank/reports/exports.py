@@ -67,7 +67,22 @@ def render(fmt: str, sheets: Sequence[Sheet], basename: str) -> ExportFile:
     return ExportFile(_csv(sheets), CSV_MIME, f"{basename}.csv")
 
 
+#: what a spreadsheet evaluates when a cell starts with it (OWASP, "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: Any) -> Any:
+    """A text cell a spreadsheet would not evaluate: one starting with ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return (a household named ``=HYPERLINK(…)``) gets a leading ``'``. Numbers
+    (negative points) stay numbers; only text is touched."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _cell_text(value: Any, money: bool) -> str:
+    if isinstance(value, str):
+        return neutralised(value)
     if value is None:
         return ""
     if money and isinstance(value, int):
@@ -94,7 +109,7 @@ def _csv(sheets: Sequence[Sheet]) -> bytes:
 def _xlsx_text(value: Any) -> Any:
     """A name as XLSX can hold it: the control characters the format forbids (a head name
     imported or typed with a stray one) are dropped rather than failing the whole export."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+    return neutralised(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value
 
 
 def _xlsx(sheets: Sequence[Sheet]) -> bytes:
@@ -111,6 +126,8 @@ def _xlsx(sheets: Sequence[Sheet]) -> bytes:
             ws.append([yuan(v) if i in sheet.money and isinstance(v, int) else _xlsx_text(v) for i, v in enumerate(row)])
         for row_cells in ws.iter_rows(min_row=2):
             for i, cell in enumerate(row_cells):
+                if cell.data_type == "f":  # text that openpyxl took for a formula: stored as the text
+                    cell.data_type = "s"
                 if i in sheet.money:
                     cell.number_format = MONEY_FORMAT
                 elif isinstance(cell.value, int):
