@@ -185,10 +185,13 @@ def insert_or_conflict(row: Any, conflict: DomainError) -> None:
         raise conflict from error
 
 
-def lock_for_update(stmt: sa.Select) -> sa.Select:
-    """``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock."""
-    if db.engine.dialect.name == "postgresql":
-        return stmt.with_for_update()
+def lock_for_update(stmt: sa.Select, dialect: str | None = None, **options: Any) -> sa.Select:
+    """``SELECT … FOR UPDATE`` on PostgreSQL (``options``: ``of=``, ``skip_locked=``); SQLite's
+    IMMEDIATE transaction already holds the write lock. The one FOR UPDATE helper: a statement
+    built once per dialect (an ``lru_cache``d builder) passes its ``dialect``; otherwise the
+    engine's is asked."""
+    if (dialect or dialect_name()) == "postgresql":
+        return stmt.with_for_update(**options)
     return stmt
 
 
@@ -228,7 +231,7 @@ def next_ids(table: sa.Table, count: int) -> list[int]:
     """``count`` ids of ``table`` before its rows exist, ascending: from the sequence on
     PostgreSQL; after the current maximum on SQLite (its write lock is held: BEGIN IMMEDIATE).
     A row can then be referenced (a digest, a posting) before it is inserted, and inserted once."""
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         sequence = sa.func.pg_get_serial_sequence(table.name, "id")
         return sorted(db.session.execute(sa.select(sa.func.nextval(sequence)).select_from(
             sa.func.generate_series(1, count))).scalars())
@@ -246,5 +249,11 @@ def next_id_column(table: sa.Table, dialect: str, name: str) -> sa.Label:
     return drawn.scalar_subquery().label(name)
 
 
+def dialect_name() -> str:
+    """The engine's dialect ("postgresql" or "sqlite"): the one place the package asks. A module
+    that builds a dialect-specific statement keys its cache on this, or calls :func:`is_postgresql`."""
+    return db.engine.dialect.name
+
+
 def is_postgresql() -> bool:
-    return db.engine.dialect.name == "postgresql"
+    return dialect_name() == "postgresql"

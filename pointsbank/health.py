@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
-from pointsbank.database import start_read_only
+from pointsbank.database import dialect_name, start_read_only
 from pointsbank.extensions import db
 
 blp = Blueprint("health", __name__)
@@ -13,4 +13,4 @@ blp = Blueprint("health", __name__)
 def healthz():
     start_read_only()
     db.session.execute(sa.text("SELECT 1"))
-    return jsonify({"status": "ok", "database": db.engine.dialect.name})
+    return jsonify({"status": "ok", "database": dialect_name()})

@@ -18,6 +18,7 @@ from pointsbank.errors import Conflict, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Adjustment
+from pointsbank.database import lock_for_update
 
 
 class SecondPersonRequired(Unprocessable):
@@ -95,9 +96,8 @@ def list_adjustments(actor: User, community_id: int, *, status: str | None = Non
 
 def _post(actor: User, adjustment: Adjustment) -> None:
     # lock the row so two approvers cannot both post it
-    locked = db.session.execute(sa.select(Adjustment.status).where(Adjustment.id == adjustment.id)
-                                .with_for_update() if db.engine.dialect.name == "postgresql" else
-                                sa.select(Adjustment.status).where(Adjustment.id == adjustment.id)).scalar_one()
+    locked = db.session.execute(lock_for_update(sa.select(Adjustment.status)
+                                                .where(Adjustment.id == adjustment.id))).scalar_one()
     if locked != "pending":
         raise AdjustmentNotPending()
     issuance = ledger.system_accounts(adjustment.community_id)["issuance"]

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pointsbank.auth.current import current_user
 from pointsbank.errors import BadRequest, Conflict, DomainError, Unprocessable
-from pointsbank.database import utcnow, execute
+from pointsbank.database import dialect_name, execute, utcnow
 from pointsbank.extensions import db
 from pointsbank.ledger.models import IdempotencyKey
 
@@ -72,7 +72,7 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise IdempotencyKeyInvalid()
         user = current_user()
         print_ = fingerprint()
-        row_id = execute(_claim(db.engine.dialect.name), {
+        row_id = execute(_claim(dialect_name()), {
             "user_id": user.id, "key": key, "fingerprint": print_, "created_at": utcnow()}).scalar()
         if row_id is None:
             stored = db.session.execute(sa.select(IdempotencyKey).where(

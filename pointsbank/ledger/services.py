@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.errors import Conflict, NotFound, Unprocessable
-from pointsbank.database import UTCDateTime, execute, next_id_column, next_ids
+from pointsbank.database import UTCDateTime, dialect_name, execute, is_postgresql, lock_for_update, next_id_column, next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
@@ -145,7 +145,7 @@ def _household_lock_for(dialect: str) -> sa.Select:
     lock = (sa.select(*locked_columns(dialect), accounts.c.household_id)
             .where(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
             .order_by(accounts.c.id))
-    return lock.with_for_update() if dialect == "postgresql" else lock
+    return lock_for_update(lock, dialect)
 
 
 def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
@@ -154,7 +154,7 @@ def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
     kind, balance, last_hash), which :func:`post` takes as ``locked`` instead of locking again."""
     ids = sorted(set(household_ids))
     found: dict[int, Any] = {}
-    statement = _household_lock_for(db.engine.dialect.name)
+    statement = _household_lock_for(dialect_name())
     for start in range(0, len(ids), 1000):
         for row in execute(statement, {"household_ids": ids[start:start + 1000]}):
             found[row.household_id] = row
@@ -253,7 +253,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
             row.update(balance_after=balances[account_id], hash=new_hash)
             account_updates.append({"b_id": account_id, "b_balance": balances[account_id], "b_hash": new_hash})
         posting_rows.append(row)
-    if drawn is not None and db.engine.dialect.name == "postgresql":
+    if drawn is not None and is_postgresql():
         params = {"t_id": transaction_id, **transaction}
         for i, row in enumerate(posting_rows):
             params.update({f"a{i}": row["account_id"], f"p{i}": row["points"], f"b{i}": row["balance_after"],
@@ -296,12 +296,12 @@ def _lock_for(dialect: str) -> sa.Select:
     accounts = Account.__table__
     lock = (sa.select(*locked_columns(dialect))
             .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
-    return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
+    return lock_for_update(lock, dialect, of=accounts)
 
 
 def _lock_statement() -> sa.Select:
     """The chained accounts of a transaction, locked in id order (built once per dialect)."""
-    return _lock_for(db.engine.dialect.name)
+    return _lock_for(dialect_name())
 
 
 @functools.lru_cache(maxsize=1)
@@ -342,7 +342,7 @@ def insert_rows(table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence
     if first is None:
         return
     rows = itertools.chain((first,), rows)
-    if db.engine.dialect.name != "postgresql":
+    if not is_postgresql():
         statement = sa.insert(table)
         while batch := [dict(zip(columns, row)) for row in itertools.islice(rows, BULK_CHUNK)]:
             db.session.execute(statement, batch)
@@ -415,9 +415,7 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
         lock = sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
                          accounts.c.last_hash).where(accounts.c.id.in_(ordered[start:start + BULK_CHUNK])
                                                      ).order_by(accounts.c.id)
-        if db.engine.dialect.name == "postgresql":
-            lock = lock.with_for_update()
-        for row in db.session.execute(lock):
+        for row in db.session.execute(lock_for_update(lock)):
             if row.community_id != community_id or row.kind not in CHAINED_KINDS:
                 raise LedgerError("legs must be accounts of the transaction's community")
             state[row.id] = [int(row.balance), row.last_hash]
@@ -462,7 +460,7 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
 def _update_accounts(heads: list[tuple[int, list]]) -> None:
     """Each account's new balance and chain head (``[(id, [balance, last hash])]``): on PostgreSQL
     one ``UPDATE … FROM unnest(arrays)``, elsewhere executemany in batches."""
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         db.session.execute(sa.text(
             "UPDATE accounts SET balance = heads.balance, last_hash = heads.last_hash "
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[]), CAST(:hashes AS varchar[])) "

@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from pointsbank import clock
-from pointsbank.database import is_postgresql, unit_of_work
+from pointsbank.database import lock_for_update, unit_of_work
 from pointsbank.extensions import db
 from pointsbank.ledger.models import Account
 from pointsbank.redeem.models import Voucher
@@ -28,8 +28,7 @@ def expire_batch(now: datetime, batch: int = 500) -> int:
     """Close up to ``batch`` expired vouchers in the current unit of work; how many it closed."""
     stmt = (sa.select(Voucher).where(Voucher.status == "issued", Voucher.expires_at <= now)
             .order_by(Voucher.expires_at, Voucher.id).limit(batch))
-    if is_postgresql():
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = lock_for_update(stmt, skip_locked=True)
     vouchers = list(db.session.scalars(stmt.execution_options(populate_existing=True)))
     # household rows are locked until the batch commits: take them in account order, as every
     # other writer does, so that two runs (or a run and a redemption) never wait on each other in a circle

@@ -37,7 +37,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
-from pointsbank.database import is_postgresql, lock_for_update, execute
+from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -62,7 +62,7 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
     if points < 1:
         raise PointsNotPositive()
     shop, voucher_id, signed = _locate(actor, code)
-    voucher = execute(_voucher_lock(db.engine.dialect.name), {"voucher_id": voucher_id}).first()
+    voucher = execute(_voucher_lock(dialect_name()), {"voucher_id": voucher_id}).first()
     if voucher is None:
         raise VoucherNotFound()
     _match_signed(voucher, signed)
@@ -103,7 +103,7 @@ def _voucher_lock(dialect: str) -> sa.Select:
     stmt = (sa.select(*vouchers.c, communities.c.point_value_fen)
             .join(communities, communities.c.id == vouchers.c.community_id)
             .where(vouchers.c.id == sa.bindparam("voucher_id")))
-    return stmt.with_for_update(of=vouchers) if dialect == "postgresql" else stmt
+    return lock_for_update(stmt, dialect, of=vouchers)
 
 
 @functools.lru_cache(maxsize=1)
@@ -210,7 +210,7 @@ def _accounts_lock(dialect: str) -> sa.Select:
                                   accounts.c.key == sa.bindparam("shop_key")),
                           accounts.c.household_id == sa.bindparam("household_id")))
             .order_by(accounts.c.id))
-    return stmt.with_for_update(of=accounts) if dialect == "postgresql" else stmt
+    return lock_for_update(stmt, dialect, of=accounts)
 
 
 def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[int, int, dict[int, Any] | None]:
@@ -219,7 +219,7 @@ def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[
     first redemption (then ``post`` locks both itself)."""
     shop_account = household_account = None
     rows = {}
-    for row in execute(_accounts_lock(db.engine.dialect.name), {
+    for row in execute(_accounts_lock(dialect_name()), {
             "community_id": community_id, "shop_key": f"shop:{shop_id}", "household_id": household_id}):
         rows[row.id] = row
         if row.household_id == household_id:

@@ -24,13 +24,12 @@ from pointsbank.rules import listing, services as books
 from pointsbank.rules.errors import AlreadyApproved, RecordNotPending, SecondPersonRequired
 from pointsbank.rules.models import BehaviourRecord, RecordApproval
 from pointsbank.rules.records import post_record
+from pointsbank.database import lock_for_update
 
 
 def locked_record(record_id: int) -> BehaviourRecord | None:
     stmt = sa.select(BehaviourRecord).where(BehaviourRecord.id == record_id).execution_options(populate_existing=True)
-    if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return db.session.scalar(stmt)
+    return db.session.scalar(lock_for_update(stmt))
 
 
 def _pending_for_decision(actor: User, record_id: int) -> BehaviourRecord:

@@ -41,6 +41,7 @@ from pointsbank.rules.engine import Decision, Usage, evaluate, period_key
 from pointsbank.rules.models import BehaviourRecord
 from pointsbank.rules.records import SCORING_STATUSES
 from pointsbank.rules.rulebook import PERIODS, Rule
+from pointsbank.database import is_postgresql
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 1000
@@ -121,7 +122,7 @@ def member_of(column: sa.ColumnElement, values: list[Any]) -> list[sa.ColumnElem
     ``= ANY(array)`` (one parameter, whatever the count); elsewhere IN lists of ``CHUNK``."""
     if not values:
         return []
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         return [column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
     return [column.in_(chunk) for chunk in _chunks(values)]
 

@@ -33,6 +33,7 @@ from pointsbank.rules.approvals import locked_record
 from pointsbank.rules.listing import PUBLIC_STATUSES
 from pointsbank.rules.errors import NoticePeriodOver, NotOpenToObjection, ObjectionNotOpen, ObjectorCannotResolve
 from pointsbank.rules.models import Objection
+from pointsbank.database import lock_for_update
 
 
 def raise_objection(actor: User, record_id: int, *, reason: str) -> Objection:
@@ -59,9 +60,7 @@ def raise_objection(actor: User, record_id: int, *, reason: str) -> Objection:
 
 def _locked_objection(objection_id: int) -> Objection | None:
     stmt = sa.select(Objection).where(Objection.id == objection_id).execution_options(populate_existing=True)
-    if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return db.session.scalar(stmt)
+    return db.session.scalar(lock_for_update(stmt))
 
 
 def resolve(actor: User, objection_id: int, *, outcome: str, note: str | None = None) -> Objection:

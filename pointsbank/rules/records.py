@@ -34,7 +34,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
-from pointsbank.database import execute, next_id_column, next_ids
+from pointsbank.database import dialect_name, execute, lock_for_update, next_id_column, next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
@@ -76,13 +76,13 @@ def _lock_and_draw_statement(dialect: str) -> sa.Select:
     accounts = Account.__table__
     lock = (sa.select(*ledger.locked_columns(dialect), next_id_column(BehaviourRecord.__table__, dialect, "record_id"))
             .where(accounts.c.household_id == sa.bindparam("household_id")))
-    return lock.with_for_update(of=accounts) if dialect == "postgresql" else lock
+    return lock_for_update(lock, dialect, of=accounts)
 
 
 def lock_and_draw(household_id: int) -> Any:
     """Lock the household's account (as :func:`lock_households`) and draw a record id, in one
     statement; the row is what :func:`ledger.post` takes as ``locked``."""
-    row = execute(_lock_and_draw_statement(db.engine.dialect.name), {"household_id": household_id}).first()
+    row = execute(_lock_and_draw_statement(dialect_name()), {"household_id": household_id}).first()
     if row is None:
         raise NotFound()
     return row

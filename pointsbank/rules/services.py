@@ -30,7 +30,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
-from pointsbank.database import execute
+from pointsbank.database import execute, is_postgresql
 from pointsbank.extensions import db
 from pointsbank.rules.errors import (BeforeRuleBook, NoRuleBookInForce, RuleBookInvalid, RuleBookVersionExists,
                                      UnsupportedMediaType)
@@ -59,7 +59,7 @@ def parsed(source: str) -> RuleBook:
 
 def _insert_version(community_id: int, book: RuleBook, source: str, actor_id: int | None) -> int | None:
     """The new version's id, or None when (community, version) exists (also under a race)."""
-    insert = (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(RuleBookVersion)
+    insert = (postgresql.insert if is_postgresql() else sqlite.insert)(RuleBookVersion)
     return db.session.execute(insert.values(
         community_id=community_id, version=book.version, effective_from=book.effective_from, source=source,
         published_by_id=actor_id, published_at=clock.now(),
