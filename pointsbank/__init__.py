@@ -90,7 +90,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from pointsbank.errors import register_errorhandlers as register
+    from pointsbank.error_handlers import register_errorhandlers as register
 
     register(app)
 

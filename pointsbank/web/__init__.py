@@ -5,8 +5,9 @@ Conventions (read before adding a page):
 * **Modules by audience.** ``views.py`` wires everything (:func:`views.init_app`, called by
   ``create_app``): security headers and CSRF (``security.py``), languages and Jinja filters
   (``i18n.py``), HTML error pages (``pages.py``), and the blueprints listed in
-  ``views.BLUEPRINT_MODULES`` — ``auth_views`` (``/login``, ``/logout``, ``/``), ``staff_views``
-  / ``staff_queues`` / ``staff_admin`` (``/staff…``); the resident's ``/home``, the cashier's
+  ``views.BLUEPRINT_MODULES`` — ``auth_views`` (``/login``, ``/logout``, ``/``), ``staff_blueprint``
+  (``/staff…``, its routes in ``staff_views`` / ``staff_records`` / ``staff_queues`` / ``staff_admin``,
+  ``views.ROUTE_MODULES``); the resident's ``/home``, the cashier's
   ``/shop`` and the notice board go in their own modules in that list. Each module exposes ``bp``.
 * **A page is thin.** ``@policy.allow(roles…)`` on the view (the request hook answers 401 →
   ``/login?next=…``, 403 → the error page); read pages call a service with

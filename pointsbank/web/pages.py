@@ -134,7 +134,7 @@ def login_redirect() -> Response:
 
 def handle_unauthorized(error: Unauthorized) -> Response:
     """A page without a session goes to the login form and comes back; the API keeps its JSON 401."""
-    from pointsbank.errors import _wants_json, handle_domain_error
+    from pointsbank.error_handlers import _wants_json, handle_domain_error
 
     if _wants_json():
         return handle_domain_error(error)

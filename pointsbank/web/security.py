@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
-from pointsbank.errors import error_response
+from pointsbank.error_handlers import error_response
 from pointsbank.extensions import csrf
 
 CONTENT_SECURITY_POLICY = "; ".join((

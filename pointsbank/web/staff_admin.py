@@ -20,7 +20,7 @@ from pointsbank.redeem import shops as shop_services
 from pointsbank.reports import exports, periods, statements
 from pointsbank.web.forms import ShopForm
 from pointsbank.web.pages import attempt, current_community, download
-from pointsbank.web.staff_views import bp
+from pointsbank.web.staff_blueprint import bp
 
 
 @bp.get("/shops")

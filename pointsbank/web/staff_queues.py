@@ -21,7 +21,7 @@ from pointsbank.rules import importer, objections as objection_services
 from pointsbank.web import queries, uploads
 from pointsbank.web.forms import ImportForm, ResolveForm
 from pointsbank.web.pages import attempt, current_community, rule_book, rule_names
-from pointsbank.web.staff_views import bp
+from pointsbank.web.staff_blueprint import bp
 
 OUTCOMES = ("upheld", "reversed")
 

@@ -25,7 +25,7 @@ from pointsbank.web import queries
 from pointsbank.web.forms import RecordForm, RejectForm
 from pointsbank.web.i18n import localized
 from pointsbank.web.pages import attempt, current_community, rule_book, rule_names
-from pointsbank.web.staff_views import bp
+from pointsbank.web.staff_blueprint import bp
 
 RECORDING_ROLES = ("staff", "grid_worker")
 

@@ -1,13 +1,13 @@
 """The staff back office (``/staff``): dashboard, households and the community switch.
 
-Every route of the ``staff`` blueprint lives in one of the ``staff_*`` modules imported at the
-bottom (records and approvals, objections and imports, shops and settlements); they attach
-their routes to :data:`bp`, so there is one blueprint, one url prefix and one nav.
+The other routes of the ``staff`` blueprint live in the other ``staff_*`` modules (records and
+approvals, objections and imports, shops and settlements); each attaches its routes to the one
+blueprint of :mod:`pointsbank.web.staff_blueprint`, so there is one url prefix and one nav.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Response, redirect, render_template, request, session, url_for
 
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
@@ -16,8 +16,7 @@ from pointsbank.ledger import history
 from pointsbank.rules import listing
 from pointsbank.web import queries
 from pointsbank.web.pages import current_community, rule_book, rule_names
-
-bp = Blueprint("staff", __name__, url_prefix="/staff")
+from pointsbank.web.staff_blueprint import bp
 
 #: who may open the back office; what each may *do* there is the services' decision
 STAFF_ROLES = ("admin", "staff", "grid_worker")
@@ -66,7 +65,3 @@ def household(household_id: int) -> str:
     records = listing.list_records(actor, household_id=household_id, limit=10)
     return render_template("staff/household.html", active="households", household=view, postings=postings,
                            records=records["items"], rule_names=rule_names(rule_book(actor, community)))
-
-
-# the other staff pages attach their routes to ``bp``
-from pointsbank.web import staff_records, staff_queues, staff_admin  # noqa: E402,F401

@@ -22,11 +22,17 @@ web = Blueprint("web", "pointsbank.web", static_folder="static", static_url_path
 #: modules exposing ``bp`` (a Flask Blueprint), registered in this order
 BLUEPRINT_MODULES = (
     "pointsbank.web.auth_views",
-    "pointsbank.web.staff_views",  # with staff_records, staff_queues, staff_admin: one blueprint
+    "pointsbank.web.staff_blueprint",  # the routes of ROUTE_MODULES below: one blueprint
     "pointsbank.web.resident_views",
     "pointsbank.web.cashier_views",
     "pointsbank.web.notice_views",
 )
+
+#: the modules that attach their routes to a blueprint module's ``bp``, imported before it is registered
+ROUTE_MODULES = {
+    "pointsbank.web.staff_blueprint": ("pointsbank.web.staff_views", "pointsbank.web.staff_records",
+                                       "pointsbank.web.staff_queues", "pointsbank.web.staff_admin"),
+}
 
 
 #: what the pages keep in ``g`` during one request
@@ -56,6 +62,8 @@ def init_app(app: Flask) -> None:
             if error.name != name:
                 raise
             continue
+        for routes in ROUTE_MODULES.get(name, ()):
+            importlib.import_module(routes)
         app.register_blueprint(module.bp)
 
 
