@@ -30,8 +30,9 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.errors import Conflict, NotFound, Unprocessable
-from pointsbank.database import UTCDateTime, dialect_name, execute, is_postgresql, lock_for_update, next_id_column, next_ids
+from pointsbank.database import UTCDateTime, dialect_name, execute, is_postgresql, lock_for_update, next_ids
 from pointsbank.extensions import db
+from pointsbank.ledger.locks import Locks, lock, locked_columns, next_transaction_id  # noqa: F401 (the ledger's API)
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
 SYSTEM_KINDS = ("issuance", "vouchers", "settled")
@@ -122,43 +123,10 @@ def household_account_id(household_id: int) -> int:
     return account_id
 
 
-def next_transaction_id(dialect: str) -> sa.Label:
-    """A column for a lock statement: the id the next ledger transaction will have, drawn once
-    per statement (PostgreSQL: ``nextval`` in an InitPlan; SQLite: max + 1 under its write lock).
-    :func:`post` given rows that carry it writes the whole transaction — transaction, postings,
-    balances — in one statement on PostgreSQL. Rows of one lock statement serve one ``post``."""
-    return next_id_column(LedgerTransaction.__table__, dialect, "next_transaction_id")
-
-
-def locked_columns(dialect: str) -> list[Any]:
-    """What a lock statement over ``accounts`` selects so that its rows can be handed to
-    :func:`post` as ``locked``: id, community, kind, balance, chain head, and the id drawn for
-    the transaction (:func:`next_transaction_id`)."""
-    accounts = Account.__table__
-    return [accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance, accounts.c.last_hash,
-            next_transaction_id(dialect)]
-
-
-@functools.lru_cache(maxsize=2)
-def _household_lock_for(dialect: str) -> sa.Select:
-    accounts = Account.__table__
-    lock = (sa.select(*locked_columns(dialect), accounts.c.household_id)
-            .where(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
-            .order_by(accounts.c.id))
-    return lock_for_update(lock, dialect)
-
-
 def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
-    """Lock the households' ledger accounts in id order (PostgreSQL ``FOR UPDATE``; SQLite's
-    write lock is already held) and return household id → the locked row (id, community_id,
-    kind, balance, last_hash), which :func:`post` takes as ``locked`` instead of locking again."""
-    ids = sorted(set(household_ids))
-    found: dict[int, Any] = {}
-    statement = _household_lock_for(dialect_name())
-    for start in range(0, len(ids), 1000):
-        for row in execute(statement, {"household_ids": ids[start:start + 1000]}):
-            found[row.household_id] = row
-    return found
+    """Lock the households' ledger accounts in id order (:func:`locks.lock`) and return household
+    id → the locked row, which :func:`post` takes as ``locked`` instead of locking again."""
+    return lock(household_ids=household_ids).households
 
 
 def household_balance(household_id: int) -> int:
@@ -204,9 +172,9 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
          reference: tuple[str, object] | None = None, reversal_of_id: int | None = None,
          memo: str | None = None, minimums: Mapping[int, int] | None = None,
          locked: Mapping[int, Any] | None = None) -> Posted:
-    """``locked``: the chained accounts' rows (id, community_id, kind, balance, last_hash) as
-    :func:`lock_household_accounts` returned them in this transaction, when the caller locked
-    them already and nothing moved them since: the lock statement is then not sent again."""
+    """``locked``: the handle :func:`lock` returned in this transaction (or rows of it, account
+    id → row), when the caller locked the accounts already and nothing moved them since: the
+    lock statement is then not sent again, and the transaction id it drew is used."""
     legs = _merge(legs)
     if len(legs) < 2 or sum(p for _, p in legs) != 0:
         raise LedgerError(f"a transaction needs two or more legs summing to zero, got {legs}")

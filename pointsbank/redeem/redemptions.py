@@ -41,7 +41,6 @@ from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_u
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
-from pointsbank.ledger.models import Account
 from pointsbank.pagination import keyset_page
 from pointsbank.redeem import keys, shops, shortcode, tokens
 from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
@@ -202,35 +201,17 @@ def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) ->
             raise VoucherForged()  # signed by the community, but not what was issued as this voucher
 
 
-@functools.lru_cache(maxsize=2)
-def _accounts_lock(dialect: str) -> sa.Select:
-    accounts = Account.__table__
-    stmt = (sa.select(*ledger.locked_columns(dialect), accounts.c.household_id)
-            .where(sa.or_(sa.and_(accounts.c.community_id == sa.bindparam("community_id"),
-                                  accounts.c.key == sa.bindparam("shop_key")),
-                          accounts.c.household_id == sa.bindparam("household_id")))
-            .order_by(accounts.c.id))
-    return lock_for_update(stmt, dialect, of=accounts)
-
-
 def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[int, int, dict[int, Any] | None]:
     """(shop account, household account, their locked rows) with one statement — the lock
     :func:`ledger.post` would take, in the same id order. The shop's account is opened on its
     first redemption (then ``post`` locks both itself)."""
-    shop_account = household_account = None
-    rows = {}
-    for row in execute(_accounts_lock(dialect_name()), {
-            "community_id": community_id, "shop_key": f"shop:{shop_id}", "household_id": household_id}):
-        rows[row.id] = row
-        if row.household_id == household_id:
-            household_account = row.id
-        else:
-            shop_account = row.id
-    if household_account is None:
+    locks = ledger.lock(household_ids=[household_id], shop=(community_id, shop_id))
+    household = locks.households.get(household_id)
+    if household is None:
         raise NotFound()
-    if shop_account is None:
-        return ledger.shop_account(community_id, shop_id), household_account, None
-    return shop_account, household_account, rows
+    if locks.shop_account is None:
+        return ledger.shop_account(community_id, shop_id), household.id, None
+    return locks.shop_account, household.id, locks
 
 
 def _partner_of(community_id: int, shop_id: int) -> bool:

@@ -34,10 +34,9 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
-from pointsbank.database import dialect_name, execute, lock_for_update, next_id_column, next_ids
+from pointsbank.database import execute, next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
-from pointsbank.ledger.models import Account
 from pointsbank.rules import reasons as reason_text, services as books
 from pointsbank.rules.engine import Decision, Reason, Usage, evaluate, period_key
 from pointsbank.rules.errors import (ClaimNeedsEvidence, EvidenceNotFound, GroupEmpty, RecordInFuture, RecordRefused,
@@ -68,21 +67,12 @@ def lock_households(household_ids: Iterable[int]) -> dict[int, int]:
     return {household_id: row.id for household_id, row in ledger.lock_household_accounts(household_ids).items()}
 
 
-@functools.lru_cache(maxsize=2)
-def _lock_and_draw_statement(dialect: str) -> sa.Select:
-    """One household's account, locked, the id the new record will have and the id of the
-    ledger transaction that will move its points (built once): the record can then be inserted
-    once, with its transaction id, after the points move."""
-    accounts = Account.__table__
-    lock = (sa.select(*ledger.locked_columns(dialect), next_id_column(BehaviourRecord.__table__, dialect, "record_id"))
-            .where(accounts.c.household_id == sa.bindparam("household_id")))
-    return lock_for_update(lock, dialect, of=accounts)
-
-
 def lock_and_draw(household_id: int) -> Any:
-    """Lock the household's account (as :func:`lock_households`) and draw a record id, in one
-    statement; the row is what :func:`ledger.post` takes as ``locked``."""
-    row = execute(_lock_and_draw_statement(dialect_name()), {"household_id": household_id}).first()
+    """Lock the household's account and draw the id the new record will have (and the ledger
+    transaction's that will move its points), in one statement (:func:`ledger.lock`): the record
+    can then be inserted once, with its transaction id; the row is what ``ledger.post`` takes."""
+    row = ledger.lock(household_ids=[household_id], draw=(BehaviourRecord.__table__, "record_id")).households.get(
+        household_id)
     if row is None:
         raise NotFound()
     return row

@@ -108,3 +108,9 @@ def test_the_exceptions_module_imports_nothing_of_the_package():
     assert _imports_at_import_time("pointsbank.errors") == set()
     assert "pointsbank" not in MODULES["pointsbank.errors"].read_text(encoding="utf-8").split('"""', 2)[2]
 
+
+
+def test_only_the_ledger_and_the_database_module_build_ledger_locks_or_draw_ledger_ids():
+    outside = {f for f in _python_files_mentioning(r"locked_columns|next_transaction_id|next_id_column")
+               if not f.startswith("pointsbank/ledger/") and f != "pointsbank/database.py"}
+    assert outside == set()
