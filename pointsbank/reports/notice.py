@@ -162,15 +162,22 @@ def _grids(community_id: int, period: periods.Period) -> list[dict[str, Any]]:
 
 
 def _open_records(community: Community, period: periods.Period, now: datetime) -> list[dict[str, Any]]:
+    """The records still open to objection, by name: only those of public rules
+    (:mod:`pointsbank.rules.privacy`); the others are told to their household, not the village."""
+    from pointsbank.rules.privacy import private_rules
+
     since = now - timedelta(days=community.notice_days)
     rows = db.session.execute(
         sa.select(BehaviourRecord.id, BehaviourRecord.household_id, Household.number, Household.head_name,
                   BehaviourRecord.rule_code, BehaviourRecord.category, BehaviourRecord.points,
-                  BehaviourRecord.occurred_on, BehaviourRecord.posted_at, BehaviourRecord.status)
+                  BehaviourRecord.occurred_on, BehaviourRecord.posted_at, BehaviourRecord.status,
+                  BehaviourRecord.rulebook_version_id)
         .join(Household, Household.id == BehaviourRecord.household_id)
         .where(BehaviourRecord.community_id == community.id, rankings.period_column(period) == period.key,
                BehaviourRecord.status.in_(OPEN_TO_OBJECTION), BehaviourRecord.posted_at >= since)
         .order_by(BehaviourRecord.posted_at, BehaviourRecord.id)).all()
+    hidden = private_rules({r.rulebook_version_id for r in rows})
+    rows = [r for r in rows if (r.rulebook_version_id, r.rule_code) not in hidden]
     return [{"record_id": r.id, "household_id": r.household_id, "number": r.number, "head_name": r.head_name,
              "rule_code": r.rule_code, "category": r.category, "points": int(r.points),
              "occurred_on": r.occurred_on.isoformat(), "posted_at": r.posted_at.isoformat(),
