@@ -35,6 +35,11 @@ OPEN_TO_OBJECTION = ("posted", "objected")
 def build(community: Community, period: periods.Period, now: datetime) -> dict[str, Any]:
     """The board's content as plain JSON (dates as ISO 8601)."""
     ranking = rankings.household_ranking(community.id, period)
+    if community.star_levels:
+        from pointsbank.regions.stars import year_stars
+
+        stars = year_stars(community.id, period.year)
+        ranking = [entry | {"stars": stars.get(entry["household_id"], 0)} for entry in ranking]
     board: dict[str, Any] = {
         "period": period.key,
         "kind": period.kind,
@@ -63,10 +68,15 @@ def publish(community_id: int, period: periods.Period, now: datetime | None = No
         raise NotFound()
     moment = now or clock.now()
     period.ensure_closed(community.timezone, moment)
+    from pointsbank.regions import stars
+
+    starred = stars.compute(community, period.year)  # the year so far with a quarter's board, final with the year's
     data = build(community, period, moment)
     db.session.add(NoticeBoard(community_id=community.id, period=period.key, data=data, published_at=clock.now()))
     db.session.flush()
     summary = {"households": data["households"], "champions": len(data["champion"])}
+    if community.star_levels:
+        summary["starred"] = starred
     if period.kind == "year":
         summary["best_families"] = len(data["best_families"])
     return summary

@@ -65,8 +65,11 @@ def household(household_id: int) -> str:
     postings = history.household_history(actor, household_id, limit=30, cursor=request.args.get("cursor") or None)
     records = listing.list_records(actor, household_id=household_id, limit=10)
     return render_template("staff/household.html", active="households", household=view, postings=postings,
-                           records=records["items"], rule_names=rule_names(rule_book(actor, community)))
+                           records=records["items"], rule_names=rule_names(rule_book(actor, community)),
+                           stars=stars_view(view["community_id"], view["id"]))
 
+
+from pointsbank.regions.stars import stars_view  # noqa: E402
 
 # the other staff pages attach their routes to ``bp``
 from pointsbank.web import staff_records, staff_queues, staff_admin  # noqa: E402,F401
