@@ -20,6 +20,7 @@ def test_the_board_the_household_page_and_the_residents_home_show_the_stars(app,
     page = text(client.get("/notice/alpha/2026Q1?lang=en"))
     login(client, "resident_a1")
     home = text(client.get("/home?lang=en"))
+    home_zh = text(client.get("/home?lang=zh_CN"))
     with app.test_client() as staff:
         login(staff, "staff_a2")
         staff_page = text(staff.get(f"/staff/households/{world['a1']}?lang=en"))
@@ -28,3 +29,4 @@ def test_the_board_the_household_page_and_the_residents_home_show_the_stars(app,
     assert "★★" in page and "2 stars" in page
     assert "2-star household of 2026" in home and "120 points this year" in home
     assert "2-star household of 2026" in staff_page
+    assert "2026 年度 2 星级文明户" in home_zh and "本年度积分 120" in home_zh
