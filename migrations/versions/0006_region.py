@@ -55,5 +55,8 @@ def downgrade():
     with op.batch_alter_table('household_stars', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_household_stars_household_id'))
     op.drop_table('household_stars')
-    with op.batch_alter_table('communities', schema=None) as batch_op:
-        batch_op.drop_column('star_levels')
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite drops a column in place; a batch copy would drop the table every community row is referenced from
+        op.execute('ALTER TABLE communities DROP COLUMN star_levels')
+    else:
+        op.drop_column('communities', 'star_levels')
