@@ -54,6 +54,7 @@ def _import_models() -> None:
     from pointsbank.community import models as _community  # noqa: F401
     from pointsbank.ledger import models as _ledger  # noqa: F401
     from pointsbank.redeem import models as _redeem  # noqa: F401
+    from pointsbank.regions import models as _regions  # noqa: F401
     from pointsbank.rules import models as _rules  # noqa: F401
 
 

@@ -63,6 +63,8 @@ class Community(db.Model):
     #: when the reset/expiry choice last changed: only boundaries after it are applied
     points_policy_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     best_families_count: Mapped[int] = mapped_column(default=10, server_default="10")
+    #: star-rated households: ``[{"stars": 1, "min_points": 50}, …]`` (see pointsbank.regions.stars)
+    star_levels: Mapped[list[dict[str, int]] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region | None] = relationship(lazy="joined")

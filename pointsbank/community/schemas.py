@@ -25,6 +25,19 @@ class RegionSchema(ma.Schema):
     parent_id = ma.fields.Integer(allow_none=True)
 
 
+class StarLevelSchema(ma.Schema):
+    stars = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=10))
+    min_points = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000),
+                                   metadata={"description": "points earned in the year needed for these stars"})
+
+
+def _increasing_levels(levels: list[dict]) -> bool:
+    for before, after in zip(levels, levels[1:]):
+        if after["stars"] <= before["stars"] or after["min_points"] <= before["min_points"]:
+            raise ma.ValidationError("star levels must increase in both stars and min_points")
+    return True
+
+
 class CommunitySettingsSchema(ma.Schema):
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
     base_points = ma.fields.Integer(validate=validate.Range(min=0, max=1_000_000),
@@ -47,6 +60,10 @@ class CommunitySettingsSchema(ma.Schema):
                                             metadata={"description": "with points_reset=expire: years points are kept"})
     best_families_count = ma.fields.Integer(validate=validate.Range(min=1, max=1000),
                                             metadata={"description": "households honoured as best families each year"})
+    star_levels = ma.fields.List(
+        ma.fields.Nested(StarLevelSchema), validate=[validate.Length(max=10), _increasing_levels],
+        metadata={"description": "star-rated households (星级文明户): [{stars, min_points}], increasing; "
+                                 "[] turns stars off"})
 
     @ma.validates_schema
     def _expiry_needs_years(self, data, **kwargs):

@@ -24,7 +24,7 @@ from pointsbank.pagination import keyset_page
 
 COMMUNITY_SETTINGS = ("name", "base_points", "point_value_fen", "voucher_ttl_hours", "timezone", "notice_days",
                       "adjustment_two_person_above", "is_notice_public", "points_reset", "points_expire_years",
-                      "best_families_count")
+                      "best_families_count", "star_levels")
 
 
 class CodeTaken(Conflict):

@@ -32,6 +32,8 @@ class Account(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("community_id", "key"),
         sa.CheckConstraint(sa.text("kind IN ('household','shop','issuance','vouchers','settled')"), name="kind"),
+        # the region dashboard's points outstanding: the household balances of a community, index only
+        sa.Index("ix_accounts_community_id_kind", "community_id", "kind", postgresql_include=["balance"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

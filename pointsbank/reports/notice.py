@@ -35,6 +35,11 @@ OPEN_TO_OBJECTION = ("posted", "objected")
 def build(community: Community, period: periods.Period, now: datetime) -> dict[str, Any]:
     """The board's content as plain JSON (dates as ISO 8601)."""
     ranking = rankings.household_ranking(community.id, period)
+    if community.star_levels:
+        from pointsbank.regions.stars import year_stars
+
+        stars = year_stars(community.id, period.year)
+        ranking = [entry | {"stars": stars.get(entry["household_id"], 0)} for entry in ranking]
     board: dict[str, Any] = {
         "period": period.key,
         "kind": period.kind,
@@ -63,10 +68,15 @@ def publish(community_id: int, period: periods.Period, now: datetime | None = No
         raise NotFound()
     moment = now or clock.now()
     period.ensure_closed(community.timezone, moment)
+    from pointsbank.regions import stars
+
+    starred = stars.compute(community, period.year)  # the year so far with a quarter's board, final with the year's
     data = build(community, period, moment)
     db.session.add(NoticeBoard(community_id=community.id, period=period.key, data=data, published_at=clock.now()))
     db.session.flush()
     summary = {"households": data["households"], "champions": len(data["champion"])}
+    if community.star_levels:
+        summary["starred"] = starred
     if period.kind == "year":
         summary["best_families"] = len(data["best_families"])
     return summary
@@ -162,15 +172,22 @@ def _grids(community_id: int, period: periods.Period) -> list[dict[str, Any]]:
 
 
 def _open_records(community: Community, period: periods.Period, now: datetime) -> list[dict[str, Any]]:
+    """The records still open to objection, by name: only those of public rules
+    (:mod:`pointsbank.rules.privacy`); the others are told to their household, not the village."""
+    from pointsbank.rules.privacy import private_rules
+
     since = now - timedelta(days=community.notice_days)
     rows = db.session.execute(
         sa.select(BehaviourRecord.id, BehaviourRecord.household_id, Household.number, Household.head_name,
                   BehaviourRecord.rule_code, BehaviourRecord.category, BehaviourRecord.points,
-                  BehaviourRecord.occurred_on, BehaviourRecord.posted_at, BehaviourRecord.status)
+                  BehaviourRecord.occurred_on, BehaviourRecord.posted_at, BehaviourRecord.status,
+                  BehaviourRecord.rulebook_version_id)
         .join(Household, Household.id == BehaviourRecord.household_id)
         .where(BehaviourRecord.community_id == community.id, rankings.period_column(period) == period.key,
                BehaviourRecord.status.in_(OPEN_TO_OBJECTION), BehaviourRecord.posted_at >= since)
         .order_by(BehaviourRecord.posted_at, BehaviourRecord.id)).all()
+    hidden = private_rules({r.rulebook_version_id for r in rows})
+    rows = [r for r in rows if (r.rulebook_version_id, r.rule_code) not in hidden]
     return [{"record_id": r.id, "household_id": r.household_id, "number": r.number, "head_name": r.head_name,
              "rule_code": r.rule_code, "category": r.category, "points": int(r.points),
              "occurred_on": r.occurred_on.isoformat(), "posted_at": r.posted_at.isoformat(),

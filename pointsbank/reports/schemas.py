@@ -103,6 +103,8 @@ class RankingEntrySchema(ma.Schema):
     head_name = ma.fields.String()
     grid = ma.fields.String(allow_none=True)
     points = ma.fields.Integer()
+    stars = ma.fields.Integer(metadata={"description": "on a notice board of a community with star levels: "
+                                                       "the household's stars of the board's year"})
 
 
 class RankingSchema(ma.Schema):

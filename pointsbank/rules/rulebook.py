@@ -68,6 +68,12 @@ class Rule:
     evidence: str = "optional"
     effective_from: date | None = None
     effective_until: date | None = None
+    #: shown by name on public boards; None = the default (additions yes, deductions no)
+    public: bool | None = None
+
+    @property
+    def is_public(self) -> bool:
+        return self.points >= 0 if self.public is None else self.public
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ def _rule_to_dict(rule: Rule) -> dict:
         "evidence": rule.evidence,
         "effective_from": rule.effective_from.isoformat() if rule.effective_from else None,
         "effective_until": rule.effective_until.isoformat() if rule.effective_until else None,
+        "public": rule.public,
     }
 
 
@@ -290,6 +297,12 @@ def _day(value: Any) -> date:
         raise _Bad(f"{value.strip()} is not a real date") from None
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad("must be true or false")
+    return value
+
+
 _positive = _integer("must be a positive integer", lambda v: v > 0)
 # None marks a nested value that the checker walks itself.
 _TOP = {"version": _text(32), "effective_from": _day, "categories": None, "rules": None}
@@ -299,7 +312,8 @@ _RULE = {"code": _code, "category": _text(64), "name": None, "points": _points,
          "unit": _choice(UNITS), "max_quantity": _positive, "caps": None,
          "approval": _choice(APPROVALS),
          "two_person_above": _integer("must be a non-negative integer", lambda v: v >= 0),
-         "evidence": _choice(EVIDENCE), "effective_from": _day, "effective_until": _day}
+         "evidence": _choice(EVIDENCE), "effective_from": _day, "effective_until": _day,
+         "public": _boolean}
 _CAP = {"period": _choice(PERIODS), "points": _positive, "count": _positive}
 
 
@@ -361,7 +375,7 @@ class _Checker:
                 unit=f["unit"] or "occurrence", max_quantity=f["max_quantity"],
                 caps=self.caps(f, path), approval=f["approval"] or "auto",
                 two_person_above=f["two_person_above"], evidence=f["evidence"] or "optional",
-                effective_from=starts, effective_until=ends))
+                effective_from=starts, effective_until=ends, public=f["public"]))
         return found
 
     def caps(self, rule: _Fields, path: str) -> tuple[Cap, ...]:

@@ -41,6 +41,8 @@ class RuleSchema(ma.Schema):
     evidence = ma.fields.String(metadata={"description": "optional or required"})
     effective_from = ma.fields.Date(allow_none=True)
     effective_until = ma.fields.Date(allow_none=True)
+    public = ma.fields.Boolean(metadata={"description": "its records appear by name on public boards "
+                                                        "(default: additions yes, deductions no)"})
 
 
 class RuleBookVersionSchema(ma.Schema):

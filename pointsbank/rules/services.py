@@ -190,4 +190,5 @@ def _summary(version: RuleBookVersion) -> dict[str, Any]:
 
 def view(version: RuleBookVersion, book: RuleBook) -> dict[str, Any]:
     content = book.to_dict()
-    return _summary(version) | {"categories": content["categories"], "rules": content["rules"]}
+    rules = [rule | {"public": book.rule(rule["code"]).is_public} for rule in content["rules"]]
+    return _summary(version) | {"categories": content["categories"], "rules": rules}

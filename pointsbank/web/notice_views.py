@@ -122,7 +122,7 @@ def _missing(community: Community | None, period: str | None) -> tuple[str, int]
 def _entry(entry: dict[str, Any], tied: bool = False) -> dict[str, Any]:
     """A household on the board: its number, its head's name, its points — nothing else."""
     return {"rank": entry["rank"], "tied": tied, "number": entry["number"], "head_name": entry["head_name"],
-            "points": entry["points"]}
+            "points": entry["points"], "stars": entry.get("stars", 0)}
 
 
 def _ranked(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

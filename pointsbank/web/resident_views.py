@@ -31,6 +31,7 @@ from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError, NotFound
 from pointsbank.ledger import history
 from pointsbank.redeem import vouchers
+from pointsbank.regions.stars import stars_view
 from pointsbank.reports import resets
 from pointsbank.web import queries
 from pointsbank.web.forms import ActionForm
@@ -78,6 +79,7 @@ def _render_home(actor: User, form: VoucherForm | None = None, status: int = 200
         notice=resets.upcoming_reset(community, household["id"]), reset_policy=community.points_reset,
         expire_years=community.points_expire_years,
         entries=explain(actor, community, postings["items"]), more_history=postings["next_cursor"] is not None,
+        stars=stars_view(community.id, household["id"]),
         voucher_hours=community.voucher_ttl_hours), status
 
 

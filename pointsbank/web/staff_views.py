@@ -13,6 +13,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.community import services as community_services
 from pointsbank.ledger import history
+from pointsbank.regions.stars import stars_view
 from pointsbank.rules import listing
 from pointsbank.web import queries
 from pointsbank.web.pages import current_community, rule_book, rule_names
@@ -64,4 +65,5 @@ def household(household_id: int) -> str:
     postings = history.household_history(actor, household_id, limit=30, cursor=request.args.get("cursor") or None)
     records = listing.list_records(actor, household_id=household_id, limit=10)
     return render_template("staff/household.html", active="households", household=view, postings=postings,
-                           records=records["items"], rule_names=rule_names(rule_book(actor, community)))
+                           records=records["items"], rule_names=rule_names(rule_book(actor, community)),
+                           stars=stars_view(view["community_id"], view["id"]))
