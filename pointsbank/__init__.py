@@ -55,6 +55,7 @@ def _import_models() -> None:
     from pointsbank.ledger import models as _ledger  # noqa: F401
     from pointsbank.redeem import models as _redeem  # noqa: F401
     from pointsbank.rules import models as _rules  # noqa: F401
+    from pointsbank.shelf import models as _shelf  # noqa: F401
 
 
 def _locale() -> str:
