@@ -49,6 +49,7 @@ from pointsbank.redeem.services import (PointsExceedVoucher, PointsNotPositive, 
                                         RedemptionNotFound, ShopInactive, VoucherAlreadyRedeemed, VoucherCodeMalformed,
                                         VoucherForged, VoucherNotFound, ensure_redeemable, receipt_view)
 from pointsbank.redeem.vouchers import return_points
+from pointsbank.shelf import redemption as basket_redemption
 
 GUESS_SCOPE_CASHIER = "shortcode:cashier"
 GUESS_SCOPE_SHOP = "shortcode:shop"
@@ -57,9 +58,14 @@ GUESS_SCOPE_SHOP = "shortcode:shop"
 _GUESS_LOCK_NAMESPACE = 0x7062_6763  # "pbgc"
 
 
-def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
+def redeem(actor: User, *, code: str, points: int | None = None,
+           items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``points`` typed at the till, or a basket of shelf ``items`` ([{item_id, quantity}]) whose
+    points are their sum: the basket is priced, checked and taken by :mod:`pointsbank.shelf`
+    inside this same transaction, after the accounts are locked (a partial basket is never taken)."""
     policy.require_role(actor, "cashier")
-    if points < 1:
+    basket_redemption.check_points_or_items(points, items)
+    if items is None and points < 1:
         raise PointsNotPositive()
     shop, voucher_id, signed = _locate(actor, code)
     voucher = execute(_voucher_lock(db.engine.dialect.name), {"voucher_id": voucher_id}).first()
@@ -68,13 +74,18 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
     _match_signed(voucher, signed)
     now = clock.now()
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
+    community_id = voucher.community_id
+    shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
+    basket = None
+    if items is not None:
+        basket = basket_redemption.price_for_voucher(voucher, shop.id, items, now, locked)
+        points = basket.points
     if points > voucher.points:
         raise PointsExceedVoucher(voucher_points=voucher.points, points=points,
                                   details={"voucher_points": voucher.points})
 
-    community_id, returned = voucher.community_id, voucher.points - points
+    returned = voucher.points - points
     escrow = ledger.system_accounts(community_id)["vouchers"]
-    shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
     posted = ledger.post(community_id, "redemption",
                          [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
                          actor_id=actor.id, reference=("voucher", voucher.id), locked=locked)
@@ -88,11 +99,17 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
         raise VoucherAlreadyRedeemed() from error
     execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
                                           "closed_at": posted.created_at})
+    if basket is not None:
+        basket_redemption.record(basket, community_id=community_id, created_at=posted.created_at, actor_id=actor.id,
+                                 redemption_id=redemption_id)
     audit.record(actor, "voucher.redeem", community_id=community_id, target_type="redemption",
                  target_id=redemption_id,
                  data={"voucher_id": voucher.id, "shop_id": shop.id, "points": points, "returned_points": returned,
-                       "value_fen": values["value_fen"]})
-    return receipt_view(SimpleNamespace(id=redemption_id, **values), shop.name)
+                       "value_fen": values["value_fen"], **({"items": basket.view()} if basket else {})})
+    receipt = receipt_view(SimpleNamespace(id=redemption_id, **values), shop.name)
+    if basket is not None:
+        receipt["lines"] = basket.view()
+    return receipt
 
 
 @functools.lru_cache(maxsize=2)

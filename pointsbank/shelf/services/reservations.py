@@ -29,11 +29,84 @@ and acts only on a ``held`` reservation, so points and stock return exactly once
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from pointsbank.auth.models import User
+import sqlalchemy as sa
+from flask import current_app
 
+from pointsbank import clock
+from pointsbank.audit import services as audit
+from pointsbank.auth import policy, throttle
+from pointsbank.auth.models import User
+from pointsbank.community.models import Community
+from pointsbank.database import execute, is_postgresql, lock_for_update, unit_of_work
+from pointsbank.errors import NotFound
+from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
+from pointsbank.ledger.models import Account
+from pointsbank.redeem import shops, shortcode
+from pointsbank.redeem.models import Redemption, Shop, ShopPartnership
+from pointsbank.redeem.services import HouseholdRequired, ShopInactive, receipt_view
+from pointsbank.shelf.models import RedemptionLine, Reservation, ReservationLine, ShelfItem
+from pointsbank.shelf.refusals import PickupCodeMalformed, ReservationClosed, ReservationExpired, ReservationNotFound
+from pointsbank.shelf.services import baskets
+from pointsbank.shelf.services.stock import items_lock, write_movements
+
+GUESS_SCOPE_CASHIER = "pickup:cashier"
+GUESS_SCOPE_SHOP = "pickup:shop"
+
+
+# --- views ---------------------------------------------------------------------------------
+
+def effective_status(reservation: Any, now: datetime | None = None) -> str:
+    """A held reservation past its time is expired for everyone who asks, before the job has run."""
+    if reservation.status == "held" and reservation.expires_at <= (now or clock.now()):
+        return "expired"
+    return reservation.status
+
+
+def reservation_lines(reservation_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    ids = sorted(set(reservation_ids))
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    lines, items = ReservationLine.__table__, ShelfItem.__table__
+    for row in db.session.execute(
+            sa.select(lines.c.reservation_id, lines.c.item_id, lines.c.quantity, lines.c.points_each, lines.c.points,
+                      items.c.name_zh, items.c.name_en).join(items, items.c.id == lines.c.item_id)
+            .where(lines.c.reservation_id.in_(ids)).order_by(lines.c.reservation_id, lines.c.item_id)):
+        found[row.reservation_id].append({"item_id": row.item_id, "name": {"zh": row.name_zh, "en": row.name_en},
+                                          "quantity": row.quantity, "points_each": row.points_each,
+                                          "points": row.points})
+    return found
+
+
+def reservation_view(reservation: Reservation, lines: list[dict[str, Any]], *, show_code: bool,
+                     shop_name: str | None = None) -> dict[str, Any]:
+    """The reservation; its pickup code only for its household and staff (a cashier packs the
+    goods but must be shown the code by the household)."""
+    if shop_name is None:
+        shop = db.session.get(Shop, reservation.shop_id)
+        shop_name = shop.name if shop else None
+    return {"id": reservation.id, "community_id": reservation.community_id, "shop_id": reservation.shop_id,
+            "shop_name": shop_name, "household_id": reservation.household_id,
+            "pickup_code": shortcode.format(reservation.pickup_code) if show_code else None,
+            "points": reservation.points, "status": effective_status(reservation),
+            "expires_at": reservation.expires_at, "created_at": reservation.created_at,
+            "closed_at": reservation.closed_at, "redemption_id": reservation.redemption_id, "lines": lines}
+
+
+def _fresh_pickup_code(community_id: int) -> str:
+    for _ in range(5):
+        code = shortcode.generate()
+        if db.session.scalar(sa.select(Reservation.id).where(Reservation.community_id == community_id,
+                                                              Reservation.pickup_code == code)) is None:
+            return code
+    raise RuntimeError("could not draw an unused pickup code")
+
+
+# --- reserve -------------------------------------------------------------------------------
 
 def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str, Any]],
                        household_id: int | None = None) -> dict[str, Any]:
@@ -41,35 +114,265 @@ def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str
     not their own). Answers ``{id, pickup_code, points, expires_at, lines, status}``. Refusals
     as at the counter (``item_unavailable``, ``stars_required``, ``household_limit_reached``
     422, ``out_of_stock`` 409) and ``insufficient_points`` 422."""
-    raise NotImplementedError
+    policy.require_role(actor, "resident", "staff")
+    if actor.role == "resident" and household_id is None:
+        household_id = actor.household_id
+    if household_id is None:
+        raise HouseholdRequired()
+    household = policy.household_ref(actor, household_id, "resident", "staff")
+    if actor.role == "staff":
+        policy.ensure_not_own_household(actor, household.id)
+    shop = db.session.get(Shop, shop_id)
+    if shop is None or db.session.get(ShopPartnership, (household.community_id, shop.id)) is None:
+        raise NotFound()
+    if not shop.is_active:
+        raise ShopInactive()
+    now = clock.now()
+    account = ledger.lock_household_accounts([household.id]).get(household.id)
+    if account is None:
+        raise NotFound()
+    basket = baskets.price(household=household, shop_id=shop.id, items=items, now=now)
+    escrow = ledger.system_accounts(household.community_id)["vouchers"]
+    posted = ledger.post(household.community_id, "reservation_hold", [(account.id, -basket.points),
+                                                                      (escrow, basket.points)],
+                         actor_id=actor.id, reference=("shop", shop.id),
+                         minimums={account.id: household.base_points}, locked={account.id: account})
+    hours = int(current_app.config["RESERVATION_TTL_HOURS"])
+    reservation = Reservation(community_id=household.community_id, shop_id=shop.id, household_id=household.id,
+                              pickup_code=_fresh_pickup_code(household.community_id), points=basket.points,
+                              status="held", expires_at=(posted.created_at + timedelta(hours=hours)).replace(
+                                  microsecond=0), created_by_id=actor.id, hold_transaction_id=posted.transaction_id,
+                              created_at=posted.created_at)
+    db.session.add(reservation)
+    db.session.flush()
+    baskets.record(basket, community_id=household.community_id, created_at=posted.created_at, actor_id=actor.id,
+                   reservation_id=reservation.id, reason="reservation")
+    audit.record(actor, "reservation.create", community_id=household.community_id, target_type="reservation",
+                 target_id=reservation.id, data={"household_id": household.id, "shop_id": shop.id,
+                                                 "points": basket.points, "items": basket.view()})
+    return reservation_view(reservation, basket.view(), show_code=True, shop_name=shop.name)
+
+
+# --- collect -------------------------------------------------------------------------------
+
+def _lock(stmt: sa.Select) -> Reservation | None:
+    return db.session.scalar(lock_for_update(stmt).execution_options(populate_existing=True))
+
+
+def _check_guesses(actor: User, shop_id: int) -> None:
+    cfg = current_app.config
+    window = int(cfg["REDEEM_GUESS_WINDOW_MINUTES"]) * 60
+    throttle.check(GUESS_SCOPE_CASHIER, str(actor.id), int(cfg["REDEEM_GUESSES_PER_CASHIER"]), window)
+    throttle.check(GUESS_SCOPE_SHOP, str(shop_id), int(cfg["REDEEM_GUESSES_PER_SHOP"]), window)
+
+
+def _failed_guess(actor: User, shop_id: int, error: Exception) -> Exception:
+    throttle.hit(GUESS_SCOPE_CASHIER, str(actor.id))
+    throttle.hit(GUESS_SCOPE_SHOP, str(shop_id))
+    error.keeps_changes = True  # type: ignore[attr-defined]
+    return error
+
+
+def _ensure_held(reservation: Reservation, now: datetime) -> None:
+    status = effective_status(reservation, now)
+    if status == "expired":
+        raise ReservationExpired(details={"expired_at": reservation.expires_at.isoformat()})
+    if status != "held":
+        raise ReservationClosed(status=status, details={"status": status})
 
 
 def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
     """Hand a reservation over at the counter (a cashier of its shop): the receipt with its lines.
     Refusals: ``pickup_code_malformed`` 400, ``reservation_not_found`` 404, ``reservation_closed``
-    409 (collected or cancelled), ``reservation_expired`` 410, throttled guesses 429."""
-    raise NotImplementedError
+    409 (collected or cancelled), ``reservation_expired`` 410, throttled guesses 429. A malformed
+    or unknown code counts as a guess, like a voucher's short code."""
+    policy.require_role(actor, "cashier")
+    shop = shops.cashier_shop(actor)
+    if not shop.is_active:
+        raise ShopInactive()
+    _check_guesses(actor, shop.id)
+    digits = shortcode.normalize(code) if isinstance(code, str) else ""
+    if not shortcode.is_valid(digits):
+        raise _failed_guess(actor, shop.id, PickupCodeMalformed())
+    reservation = _lock(sa.select(Reservation).where(Reservation.shop_id == shop.id,
+                                                     Reservation.pickup_code == digits))
+    if reservation is None:
+        raise _failed_guess(actor, shop.id, ReservationNotFound())
+    now = clock.now()
+    _ensure_held(reservation, now)
+    community = db.session.get(Community, reservation.community_id)
+    escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
+    shop_account = ledger.shop_account(reservation.community_id, shop.id)
+    posted = ledger.post(reservation.community_id, "reservation_pickup",
+                         [(escrow, -reservation.points), (shop_account, reservation.points)],
+                         actor_id=actor.id, reference=("reservation", reservation.id))
+    redemption = Redemption(community_id=reservation.community_id, voucher_id=None, shop_id=shop.id,
+                            cashier_id=actor.id, points=reservation.points, returned_points=0,
+                            point_value_fen=community.point_value_fen,
+                            value_fen=reservation.points * community.point_value_fen,
+                            transaction_id=posted.transaction_id, created_at=posted.created_at)
+    db.session.add(redemption)
+    db.session.flush()
+    lines = reservation_lines([reservation.id])[reservation.id]
+    execute(sa.insert(RedemptionLine.__table__), [
+        {"community_id": reservation.community_id, "redemption_id": redemption.id, "item_id": line["item_id"],
+         "household_id": reservation.household_id, "quantity": line["quantity"], "points_each": line["points_each"],
+         "points": line["points"], "created_at": posted.created_at} for line in lines])
+    reservation.status, reservation.closed_at = "collected", posted.created_at
+    reservation.closing_transaction_id, reservation.redemption_id = posted.transaction_id, redemption.id
+    audit.record(actor, "reservation.collect", community_id=reservation.community_id, target_type="reservation",
+                 target_id=reservation.id, data={"redemption_id": redemption.id, "shop_id": shop.id,
+                                                 "points": reservation.points})
+    db.session.flush()
+    return {**receipt_view(redemption, shop.name), "lines": lines, "reservation_id": reservation.id}
+
+
+# --- give back: cancel and expiry ----------------------------------------------------------
+
+def _give_back(reservations: list[Reservation], *, status: str, actor_id: int | None, now: datetime) -> None:
+    """Return the points (``vouchers → household``, households in account order) and the stock
+    (``release`` movements, items in (shop, id) order) of locked, held reservations."""
+    if not reservations:
+        return
+    accounts = dict(db.session.execute(sa.select(Account.household_id, Account.id).where(
+        Account.household_id.in_({r.household_id for r in reservations}))).tuples().all())
+    kind = "reservation_return" if status == "cancelled" else "expiry"
+    for reservation in sorted(reservations, key=lambda r: (accounts[r.household_id], r.id)):
+        escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
+        posted = ledger.post(reservation.community_id, kind,
+                             [(escrow, -reservation.points), (accounts[reservation.household_id], reservation.points)],
+                             actor_id=actor_id, reference=("reservation", reservation.id))
+        reservation.status, reservation.closed_at = status, posted.created_at
+        reservation.closing_transaction_id = posted.transaction_id
+    lines = list(db.session.execute(sa.select(ReservationLine.reservation_id, ReservationLine.item_id,
+                                              ReservationLine.quantity).where(
+        ReservationLine.reservation_id.in_([r.id for r in reservations]))))
+    shop_of = {r.id: r.shop_id for r in reservations}
+    by_shop: dict[int, set[int]] = {}
+    for line in lines:
+        by_shop.setdefault(shop_of[line.reservation_id], set()).add(line.item_id)
+    stock: dict[int, Any] = {}
+    for shop_id in sorted(by_shop):
+        for row in execute(items_lock(db.engine.dialect.name), {"ids": sorted(by_shop[shop_id]), "shop_id": shop_id}):
+            stock[row.id] = None if row.stock is None else int(row.stock)
+    movements = []
+    for line in sorted(lines, key=lambda l: (l.item_id, l.reservation_id)):
+        after = None
+        if stock[line.item_id] is not None:
+            stock[line.item_id] += line.quantity
+            after = stock[line.item_id]
+        movements.append({"community_id": None, "item_id": line.item_id, "change": line.quantity,
+                          "reason": "release", "stock_after": after, "note": None, "actor_id": actor_id,
+                          "redemption_id": None, "reservation_id": line.reservation_id, "created_at": now})
+    communities = dict(db.session.execute(sa.select(ShelfItem.id, ShelfItem.community_id).where(
+        ShelfItem.id.in_(stock))).tuples().all())
+    for movement in movements:
+        movement["community_id"] = communities[movement["item_id"]]
+    # one item released by several reservations: its cached stock is the last movement's
+    write_movements(movements)
+    db.session.flush()
+
+
+def reservation_for(actor: User, reservation_id: int) -> Reservation:
+    """The reservation if ``actor`` may see it: its household, staff of its community, admins
+    over it, the cashiers of its shop; 404 ``reservation_not_found`` otherwise."""
+    policy.require_role(actor, "admin", "staff", "resident", "cashier")
+    reservation = db.session.get(Reservation, reservation_id)
+    if reservation is None or not _visible(actor, reservation):
+        raise ReservationNotFound()
+    return reservation
+
+
+def _visible(actor: User, reservation: Reservation) -> bool:
+    if actor.role == "cashier":
+        return actor.shop_id == reservation.shop_id
+    if actor.role == "resident":
+        return actor.household_id == reservation.household_id
+    if actor.role == "staff":
+        return actor.community_id == reservation.community_id
+    community = db.session.get(Community, reservation.community_id)
+    return community is not None and policy.community_visible(actor, community)
 
 
 def cancel_reservation(actor: User, reservation_id: int) -> dict[str, Any]:
     """Cancel a held reservation (its household, or staff of its community): points and stock go
-    back. ``reservation_closed`` 409 once collected, cancelled or expired."""
-    raise NotImplementedError
+    back. ``reservation_closed`` 409 once collected or cancelled, ``reservation_expired`` 410."""
+    policy.require_role(actor, "resident", "staff")
+    reservation_for(actor, reservation_id)
+    reservation = _lock(sa.select(Reservation).where(Reservation.id == reservation_id))
+    now = clock.now()
+    _ensure_held(reservation, now)
+    _give_back([reservation], status="cancelled", actor_id=actor.id, now=now)
+    audit.record(actor, "reservation.cancel", community_id=reservation.community_id, target_type="reservation",
+                 target_id=reservation.id, data={"points": reservation.points})
+    return reservation_view(reservation, reservation_lines([reservation.id])[reservation.id], show_code=True)
 
 
 def get_reservation(actor: User, reservation_id: int) -> dict[str, Any]:
     """One reservation with its lines, for its household, staff of its community and the shop's cashiers."""
-    raise NotImplementedError
+    reservation = reservation_for(actor, reservation_id)
+    return reservation_view(reservation, reservation_lines([reservation.id])[reservation.id],
+                            show_code=actor.role != "cashier")
 
 
 def list_reservations(actor: User, *, household_id: int | None = None, shop_id: int | None = None,
-                      status: str | None = None) -> list[dict[str, Any]]:
-    """Reservations, newest first: a resident's own; staff those of their community (optionally
-    one household or shop); a cashier those of its shop (to pack them)."""
-    raise NotImplementedError
+                      status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Reservations, newest first (at most ``limit``): a resident's own; staff those of their
+    community, admins those of their communities (optionally one household or shop); a cashier
+    those of its shop (to pack them, without their pickup codes). ``status`` filters by the
+    effective status (a held reservation past its time is ``expired``)."""
+    policy.require_role(actor, "admin", "staff", "resident", "cashier")
+    stmt = sa.select(Reservation)
+    if actor.role == "resident":
+        stmt = stmt.where(Reservation.household_id == actor.household_id)
+    elif actor.role == "cashier":
+        stmt = stmt.where(Reservation.shop_id == actor.shop_id)
+    elif actor.role == "staff":
+        stmt = stmt.where(Reservation.community_id == actor.community_id)
+    else:
+        scope = policy.admin_community_ids(actor)
+        if scope is not None:
+            stmt = stmt.where(Reservation.community_id.in_(scope or {-1}))
+    if household_id is not None:
+        stmt = stmt.where(Reservation.household_id == household_id)
+    if shop_id is not None:
+        stmt = stmt.where(Reservation.shop_id == shop_id)
+    now = clock.now()
+    if status == "held":
+        stmt = stmt.where(Reservation.status == "held", Reservation.expires_at > now)
+    elif status == "expired":
+        stmt = stmt.where(sa.or_(Reservation.status == "expired",
+                                 sa.and_(Reservation.status == "held", Reservation.expires_at <= now)))
+    elif status is not None:
+        stmt = stmt.where(Reservation.status == status)
+    found = list(db.session.scalars(stmt.order_by(Reservation.id.desc()).limit(limit)))
+    lines = reservation_lines(r.id for r in found)
+    names = dict(db.session.execute(sa.select(Shop.id, Shop.name).where(
+        Shop.id.in_({r.shop_id for r in found}))).tuples().all()) if found else {}
+    return [reservation_view(r, lines[r.id], show_code=actor.role != "cashier", shop_name=names.get(r.shop_id))
+            for r in found]
+
+
+def expire_batch(now: datetime, batch: int = 200) -> int:
+    """Expire up to ``batch`` held reservations past their time in the current unit of work.
+    ``FOR UPDATE SKIP LOCKED``: a reservation being collected or cancelled right now is left to
+    that request, and two runs never take the same one."""
+    stmt = (sa.select(Reservation).where(Reservation.status == "held", Reservation.expires_at <= now)
+            .order_by(Reservation.expires_at, Reservation.id).limit(batch))
+    if is_postgresql():
+        stmt = stmt.with_for_update(skip_locked=True)
+    found = list(db.session.scalars(stmt.execution_options(populate_existing=True)))
+    _give_back(found, status="expired", actor_id=None, now=now)
+    return len(found)
 
 
 def expire_reservations(now: datetime | None = None, batch: int = 200) -> int:
     """Return the points and the stock of every held reservation past its time (the scheduler;
-    safe twice and from two processes at once). How many expired."""
-    raise NotImplementedError
+    safe twice and from two processes at once), ``batch`` per commit. How many expired."""
+    moment = now or clock.now()
+    total = 0
+    while True:
+        done = unit_of_work(expire_batch)(moment, batch)
+        total += done
+        if done < batch:
+            return total

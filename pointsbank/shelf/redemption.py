@@ -1,0 +1,57 @@
+"""The shelf's part of a redemption at the counter, called by ``redeem.redemptions.redeem``.
+
+The redemption keeps its order — code, voucher lock, account locks, ledger posting, receipt —
+and calls in here twice: :func:`price_for_voucher` after the accounts are locked (locks the
+items, checks and prices the basket) and :func:`record` after the redemption row exists (stock
+movements and lines). Both run in the redemption's unit of work.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from pointsbank.community.models import Community
+from pointsbank.database import execute
+from pointsbank.shelf.refusals import PointsOrItems
+from pointsbank.shelf.services.baskets import Basket, price, record
+
+__all__ = ["check_points_or_items", "price_for_voucher", "record"]
+
+
+def check_points_or_items(points: int | None, items: Sequence[Any] | None) -> None:
+    """Exactly one of the two (400 ``points_or_items``)."""
+    if (points is None) == (items is None):
+        raise PointsOrItems()
+
+
+class _VoucherHousehold:
+    """The voucher's household as the basket checks need it; its time zone read only when a
+    limited item asks for it."""
+
+    def __init__(self, voucher: Any) -> None:
+        self.id, self.community_id = voucher.household_id, voucher.community_id
+
+    @functools.cached_property
+    def timezone(self) -> str:
+        return execute(_timezone(), {"community_id": self.community_id}).scalar_one()
+
+
+@functools.lru_cache(maxsize=1)
+def _timezone() -> sa.Select:
+    communities = Community.__table__
+    return sa.select(communities.c.timezone).where(communities.c.id == sa.bindparam("community_id"))
+
+
+def price_for_voucher(voucher: Any, shop_id: int, items: Sequence[Mapping[str, Any]], now: datetime,
+                      locked: Mapping[int, Any] | None) -> Basket:
+    """The basket for the voucher's household, whose ledger account the redemption has locked
+    (``locked``; when the shop's account was only just opened, the household's is locked here)."""
+    if locked is None:
+        from pointsbank.ledger import services as ledger
+
+        ledger.lock_household_accounts([voucher.household_id])
+    return price(household=_VoucherHousehold(voucher), shop_id=shop_id, items=items, now=now)
