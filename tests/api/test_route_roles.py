@@ -86,6 +86,27 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/communities/{alpha}/rankings/export"): ALL | {"admin_t2": 404, "staff_b": 404},
     ("GET", "/api/v1/communities/{alpha}/notice"): ALL | {"admin_t2": 404, "staff_b": 404},
     ("GET", "/api/v1/communities/{alpha}/notice/export"): ALL | {"admin_t2": 404, "staff_b": 404},
+    # the shelf: staff of a partner community manage it, every login of one reads it, cashiers ring it up
+    ("GET", "/api/v1/shops/{shop_a}/items"): only(200, "admin", "staff_a", "grid_a", "resident_a1", "cashier_a",
+                                                  admin_t2=404, staff_b=404),
+    ("POST", "/api/v1/shops/{shop_a}/items"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("GET", "/api/v1/shops/{shop_a}/items/barcode/{missing}"): only(404, "admin", "admin_t2", "staff_a", "cashier_a",
+                                                                    "staff_b"),
+    ("GET", "/api/v1/items/{missing}"): only(404, "admin", "admin_t2", "staff_a", "grid_a", "resident_a1",
+                                             "cashier_a", "staff_b"),
+    ("PATCH", "/api/v1/items/{missing}"): only(404, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("GET", "/api/v1/items/{missing}/photo"): only(404, "admin", "admin_t2", "staff_a", "grid_a", "resident_a1",
+                                                   "cashier_a", "staff_b"),
+    ("GET", "/api/v1/items/{missing}/stock"): only(404, "admin", "admin_t2", "staff_a", "cashier_a", "staff_b"),
+    ("POST", "/api/v1/items/{missing}/stock"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    # the stock statement needs ?period=; without it an allowed caller gets 400
+    ("GET", "/api/v1/shops/{shop_a}/stock"): only(400, "admin", "admin_t2", "staff_a", "cashier_a", "staff_b"),
+    ("GET", "/api/v1/reservations"): only(200, "admin", "admin_t2", "staff_a", "resident_a1", "cashier_a", "staff_b"),
+    ("POST", "/api/v1/reservations"): only(400, "staff_a", "resident_a1", "staff_b"),
+    ("GET", "/api/v1/reservations/{missing}"): only(404, "admin", "admin_t2", "staff_a", "resident_a1", "cashier_a",
+                                                    "staff_b"),
+    ("DELETE", "/api/v1/reservations/{missing}"): only(404, "staff_a", "resident_a1", "staff_b"),
+    ("POST", "/api/v1/reservations/collect"): only(400, "cashier_a"),
     # region rankings need ?period=; without it an allowed admin gets 400
     ("GET", "/api/v1/regions/{t1}/rankings"): only(400, "admin", "admin_t2"),
 }
