@@ -115,9 +115,10 @@ def redeem(actor: User, *, code: str, points: int | None = None,
 @functools.lru_cache(maxsize=2)
 def _voucher_lock(dialect: str) -> sa.Select:
     """The voucher row locked until the unit of work ends (``FOR UPDATE`` on PostgreSQL; SQLite's
-    write lock is held), read as committed, with its community's point value now (built once)."""
+    write lock is held), read as committed, with its community's point value now and its time zone
+    (a basket's household limits count by the community's calendar) (built once)."""
     vouchers, communities = Voucher.__table__, Community.__table__
-    stmt = (sa.select(*vouchers.c, communities.c.point_value_fen)
+    stmt = (sa.select(*vouchers.c, communities.c.point_value_fen, communities.c.timezone)
             .join(communities, communities.c.id == vouchers.c.community_id)
             .where(vouchers.c.id == sa.bindparam("voucher_id")))
     return stmt.with_for_update(of=vouchers) if dialect == "postgresql" else stmt

@@ -29,15 +29,18 @@ def check_points_or_items(points: int | None, items: Sequence[Any] | None) -> No
 
 
 class _VoucherHousehold:
-    """The voucher's household as the basket checks need it; its time zone read only when a
-    limited item asks for it."""
+    """The voucher's household as the basket checks need it: id, community, the community's time
+    zone (read with the voucher when its lock statement carries it)."""
 
     def __init__(self, voucher: Any) -> None:
         self.id, self.community_id = voucher.household_id, voucher.community_id
+        self._timezone = getattr(voucher, "timezone", None)
 
-    @functools.cached_property
+    @property
     def timezone(self) -> str:
-        return execute(_timezone(), {"community_id": self.community_id}).scalar_one()
+        if self._timezone is None:
+            self._timezone = execute(_timezone(), {"community_id": self.community_id}).scalar_one()
+        return self._timezone
 
 
 @functools.lru_cache(maxsize=1)

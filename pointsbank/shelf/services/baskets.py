@@ -21,6 +21,7 @@ of one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import get_locale
 
-from pointsbank.database import execute
+from pointsbank.database import UTCDateTime, execute
 from pointsbank.extensions import db
 from pointsbank.redeem.models import Redemption
 from pointsbank.reports import periods
@@ -37,7 +38,7 @@ from pointsbank.shelf import stars
 from pointsbank.shelf.models import RedemptionLine, Reservation, ReservationLine, ShelfItem
 from pointsbank.shelf.refusals import (BasketEmpty, HouseholdLimitReached, ItemNotFound, ItemUnavailable, OutOfStock,
                                        StarsRequired)
-from pointsbank.shelf.services.stock import items_lock, write_movements
+from pointsbank.shelf.services.stock import write_movements
 
 #: at most this many units of one item in one basket, and this many distinct items
 MAX_QUANTITY, MAX_LINES = 1000, 100
@@ -45,7 +46,7 @@ MAX_QUANTITY, MAX_LINES = 1000, 100
 
 @dataclass(frozen=True)
 class Line:
-    item: Any  # the locked row of ``stock.items_lock``
+    item: Any  # the locked row of ``_priced_lock``
     quantity: int
 
     @property
@@ -94,9 +95,14 @@ def _refusal(error_class: type, rows: Sequence[Any], **extra: Any) -> Exception:
 
 def price(*, household: Any, shop_id: int, items: Iterable[Mapping[str, Any]], now: datetime) -> Basket:
     """Lock the basket's items and check them for ``household`` (id, community_id, timezone),
-    whose ledger account the caller has locked; the priced basket, or the refusal."""
+    whose ledger account the caller has locked; the priced basket, or the refusal. One
+    statement: the items locked in id order, each limited one with what the household took in
+    its period (read after the household's lock, so no concurrent basket of the household is missed)."""
     quantities = merged(items)
-    rows = execute(items_lock(db.engine.dialect.name), {"ids": sorted(quantities), "shop_id": shop_id}).all()
+    starts = period_starts(household.timezone, now)
+    rows = execute(_priced_lock(db.engine.dialect.name), {
+        "ids": sorted(quantities), "shop_id": shop_id, "household_id": household.id,
+        "s_month": starts["month"], "s_quarter": starts["quarter"], "s_year": starts["year"]}).all()
     if len(rows) != len(quantities):
         found = {r.id for r in rows}
         raise ItemNotFound(details={"item_ids": sorted(set(quantities) - found)})
@@ -110,20 +116,44 @@ def price(*, household: Any, shop_id: int, items: Iterable[Mapping[str, Any]], n
         if short:
             raise _refusal(StarsRequired, short, min_stars={r.id: r.min_stars for r in short},
                            stars={r.id: level for r in short})
-    limited = [r for r in rows if r.limit_period]
-    if limited:
-        taken = taken_in_period(household, limited, now)
-        over = [r for r in limited if taken.get(r.id, 0) + quantities[r.id] > r.limit_count]
-        if over:
-            raise _refusal(HouseholdLimitReached, over, limit={r.id: {"period": r.limit_period, "count": r.limit_count}
-                                                               for r in over},
-                           taken={r.id: taken.get(r.id, 0) for r in over})
+    over = [r for r in rows if r.limit_period and int(r.taken) + quantities[r.id] > r.limit_count]
+    if over:
+        raise _refusal(HouseholdLimitReached, over, limit={r.id: {"period": r.limit_period, "count": r.limit_count}
+                                                           for r in over},
+                       taken={r.id: int(r.taken) for r in over})
     short = [r for r in rows if r.stock is not None and r.stock < quantities[r.id]]
     if short:
         raise _refusal(OutOfStock, short, requested={r.id: quantities[r.id] for r in short},
                        left={r.id: int(r.stock) for r in short})
     return Basket(shop_id=shop_id, household_id=household.id,
                   lines=tuple(Line(item=r, quantity=quantities[r.id]) for r in rows))
+
+
+@functools.lru_cache(maxsize=2)
+def _priced_lock(dialect: str) -> sa.Select:
+    """:func:`stock.items_lock` with, per limited item, the units the household took in the item's
+    period (redemptions not reversed) plus those its held reservations keep (built once)."""
+    items, lines, redemptions = ShelfItem.__table__, RedemptionLine.__table__, Redemption.__table__
+    held_lines, reservations = ReservationLine.__table__, Reservation.__table__
+    start = sa.case((items.c.limit_period == "month", sa.bindparam("s_month", type_=UTCDateTime)),
+                    (items.c.limit_period == "quarter", sa.bindparam("s_quarter", type_=UTCDateTime)),
+                    else_=sa.bindparam("s_year", type_=UTCDateTime))
+    household = sa.bindparam("household_id")
+    taken = (sa.select(sa.func.coalesce(sa.func.sum(lines.c.quantity), 0))
+             .select_from(lines.join(redemptions, redemptions.c.id == lines.c.redemption_id))
+             .where(lines.c.household_id == household, lines.c.item_id == items.c.id, lines.c.created_at >= start,
+                    redemptions.c.reversed_at.is_(None)).scalar_subquery())
+    held = (sa.select(sa.func.coalesce(sa.func.sum(held_lines.c.quantity), 0))
+            .select_from(held_lines.join(reservations, reservations.c.id == held_lines.c.reservation_id))
+            .where(held_lines.c.household_id == household, held_lines.c.item_id == items.c.id,
+                   reservations.c.status == "held").scalar_subquery())
+    stmt = (sa.select(items.c.id, items.c.community_id, items.c.shop_id, items.c.name_zh, items.c.name_en,
+                      items.c.points, items.c.stock, items.c.limit_period, items.c.limit_count, items.c.min_stars,
+                      items.c.available_from, items.c.available_until, items.c.is_active,
+                      sa.case((items.c.limit_period.is_(None), 0), else_=taken + held).label("taken"))
+            .where(items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
+            .order_by(items.c.id))
+    return stmt.with_for_update(of=items) if dialect == "postgresql" else stmt
 
 
 def _available(item: Any, now: datetime) -> bool:
@@ -174,15 +204,28 @@ def taken_in_period(household: Any, items: Sequence[Any], now: datetime) -> dict
 def record(basket: Basket, *, community_id: int, created_at: datetime, actor_id: int | None,
            redemption_id: int | None = None, reservation_id: int | None = None,
            reason: str = "redemption") -> None:
-    """The basket's stock movements (``redemption`` or ``reservation``: out of the shelf) and its
-    lines (redemption lines, or reservation lines), for items :func:`price` locked."""
+    """The basket's stock movements (``redemption`` or ``reservation``: out of the shelf), the
+    tracked items' new stock, and its lines (redemption lines, or reservation lines), for items
+    :func:`price` locked: one statement on PostgreSQL (arrays unnested into the three writes),
+    executemany elsewhere."""
+    after = [None if line.item.stock is None else int(line.item.stock) - line.quantity for line in basket.lines]
+    if db.engine.dialect.name == "postgresql":
+        execute(_record_statement(redemption_id is not None), {
+            "items": [line.item.id for line in basket.lines], "changes": [-line.quantity for line in basket.lines],
+            "after": after, "item_communities": [line.item.community_id for line in basket.lines],
+            "quantities": [line.quantity for line in basket.lines],
+            "points_each": [int(line.item.points) for line in basket.lines],
+            "reason": reason, "actor_id": actor_id, "redemption_id": redemption_id,
+            "reservation_id": reservation_id, "created_at": created_at, "community_id": community_id,
+            "household_id": basket.household_id})
+        return
     movements, lines = [], []
-    for line in basket.lines:
+    for line, stock_after in zip(basket.lines, after):
         item = line.item
         movements.append({"community_id": item.community_id, "item_id": item.id, "change": -line.quantity,
-                          "reason": reason, "stock_after": None if item.stock is None else int(item.stock) - line.quantity,
-                          "note": None, "actor_id": actor_id, "redemption_id": redemption_id,
-                          "reservation_id": reservation_id, "created_at": created_at})
+                          "reason": reason, "stock_after": stock_after, "note": None, "actor_id": actor_id,
+                          "redemption_id": redemption_id, "reservation_id": reservation_id,
+                          "created_at": created_at})
         row = {"community_id": community_id, "item_id": item.id, "household_id": basket.household_id,
                "quantity": line.quantity, "points_each": int(item.points), "points": line.points}
         if redemption_id is not None:
@@ -192,6 +235,30 @@ def record(basket: Basket, *, community_id: int, created_at: datetime, actor_id:
     write_movements(movements)
     table = RedemptionLine.__table__ if redemption_id is not None else ReservationLine.__table__
     execute(sa.insert(table), lines)
+
+
+@functools.lru_cache(maxsize=2)
+def _record_statement(for_redemption: bool) -> sa.TextClause:
+    """Movements, stocks and lines of a basket in one PostgreSQL statement (built once per kind)."""
+    if for_redemption:
+        lines = ("INSERT INTO redemption_lines (community_id, redemption_id, item_id, household_id, quantity, "
+                 "points_each, points, created_at) SELECT :community_id, CAST(:redemption_id AS bigint), v.i, "
+                 ":household_id, v.q, v.pe, v.q * v.pe, :created_at")
+    else:
+        lines = ("INSERT INTO reservation_lines (community_id, reservation_id, item_id, household_id, quantity, "
+                 "points_each, points) SELECT :community_id, CAST(:reservation_id AS bigint), v.i, :household_id, "
+                 "v.q, v.pe, v.q * v.pe")
+    return sa.text(
+        "WITH m AS (INSERT INTO stock_movements (community_id, item_id, change, reason, stock_after, actor_id, "
+        "redemption_id, reservation_id, created_at) SELECT v.c, v.i, v.ch, CAST(:reason AS varchar), v.sa, "
+        "CAST(:actor_id AS integer), CAST(:redemption_id AS bigint), CAST(:reservation_id AS bigint), :created_at "
+        "FROM unnest(CAST(:item_communities AS integer[]), CAST(:items AS integer[]), CAST(:changes AS bigint[]), "
+        "CAST(:after AS bigint[])) AS v (c, i, ch, sa)), "
+        "u AS (UPDATE shelf_items SET stock = v.sa FROM unnest(CAST(:items AS integer[]), CAST(:after AS bigint[])) "
+        "AS v (i, sa) WHERE shelf_items.id = v.i AND v.sa IS NOT NULL) "
+        + lines + " FROM unnest(CAST(:items AS integer[]), CAST(:quantities AS integer[]), "
+        "CAST(:points_each AS integer[])) AS v (i, q, pe)"
+    ).bindparams(sa.bindparam("created_at", type_=UTCDateTime))
 
 
 def lines_of(redemption_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
