@@ -99,16 +99,18 @@ def redeem(actor: User, *, code: str, points: int | None = None,
         raise VoucherAlreadyRedeemed() from error
     execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
                                           "closed_at": posted.created_at})
+    lines = None
     if basket is not None:
         basket_redemption.record(basket, community_id=community_id, created_at=posted.created_at, actor_id=actor.id,
                                  redemption_id=redemption_id)
+        lines = basket.view()
     audit.record(actor, "voucher.redeem", community_id=community_id, target_type="redemption",
                  target_id=redemption_id,
                  data={"voucher_id": voucher.id, "shop_id": shop.id, "points": points, "returned_points": returned,
-                       "value_fen": values["value_fen"], **({"items": basket.view()} if basket else {})})
+                       "value_fen": values["value_fen"], **({"items": lines} if lines else {})})
     receipt = receipt_view(SimpleNamespace(id=redemption_id, **values), shop.name)
-    if basket is not None:
-        receipt["lines"] = basket.view()
+    if lines is not None:
+        receipt["lines"] = lines
     return receipt
 
 
