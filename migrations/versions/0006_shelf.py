@@ -3,12 +3,11 @@ redemption's voucher is optional (a collected reservation has none)
 
 Revision ID: 0006_shelf
 Revises: 0005_settlement_indexes
-Create Date: 2026-12-02 19:39:09.893688
+Create Date: 2026-12-02 20:14:52.319356
 
 """
 from alembic import op
 import sqlalchemy as sa
-
 
 
 # revision identifiers, used by Alembic.
@@ -69,11 +68,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['item_id'], ['shelf_items.id'], name=op.f('fk_redemption_lines_item_id_shelf_items')),
     sa.ForeignKeyConstraint(['redemption_id'], ['redemptions.id'], name=op.f('fk_redemption_lines_redemption_id_redemptions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_redemption_lines')),
-    sa.UniqueConstraint('community_id', 'redemption_id', 'item_id', name='uq_redemption_lines_item')
+    sa.UniqueConstraint('redemption_id', 'item_id', 'community_id', name='uq_redemption_lines_item')
     )
     with op.batch_alter_table('redemption_lines', schema=None) as batch_op:
         batch_op.create_index('ix_redemption_lines_household_item', ['household_id', 'item_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_redemption_lines_redemption_id', ['redemption_id'], unique=False)
 
     op.create_table('reservations',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -122,11 +120,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['item_id'], ['shelf_items.id'], name=op.f('fk_reservation_lines_item_id_shelf_items')),
     sa.ForeignKeyConstraint(['reservation_id'], ['reservations.id'], name=op.f('fk_reservation_lines_reservation_id_reservations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reservation_lines')),
-    sa.UniqueConstraint('community_id', 'reservation_id', 'item_id', name='uq_reservation_lines_item')
+    sa.UniqueConstraint('reservation_id', 'item_id', 'community_id', name='uq_reservation_lines_item')
     )
     with op.batch_alter_table('reservation_lines', schema=None) as batch_op:
         batch_op.create_index('ix_reservation_lines_household_item', ['household_id', 'item_id'], unique=False)
-        batch_op.create_index('ix_reservation_lines_reservation_id', ['reservation_id'], unique=False)
 
     op.create_table('stock_movements',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -150,7 +147,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_movements'))
     )
     with op.batch_alter_table('stock_movements', schema=None) as batch_op:
-        batch_op.create_index('ix_stock_movements_community_id_created_at', ['community_id', 'created_at'], unique=False)
         batch_op.create_index('ix_stock_movements_item_id_id', ['item_id', 'id'], unique=False)
 
     with op.batch_alter_table('redemptions', schema=None) as batch_op:
@@ -168,11 +164,9 @@ def downgrade():
 
     with op.batch_alter_table('stock_movements', schema=None) as batch_op:
         batch_op.drop_index('ix_stock_movements_item_id_id')
-        batch_op.drop_index('ix_stock_movements_community_id_created_at')
 
     op.drop_table('stock_movements')
     with op.batch_alter_table('reservation_lines', schema=None) as batch_op:
-        batch_op.drop_index('ix_reservation_lines_reservation_id')
         batch_op.drop_index('ix_reservation_lines_household_item')
 
     op.drop_table('reservation_lines')
@@ -183,7 +177,6 @@ def downgrade():
 
     op.drop_table('reservations')
     with op.batch_alter_table('redemption_lines', schema=None) as batch_op:
-        batch_op.drop_index('ix_redemption_lines_redemption_id')
         batch_op.drop_index('ix_redemption_lines_household_item')
 
     op.drop_table('redemption_lines')

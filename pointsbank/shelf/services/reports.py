@@ -59,7 +59,8 @@ def stock_statement(actor: User, shop_id: int, period: str) -> dict[str, Any]:
                        total(sa.and_(within, gained)).label("stock_in"),
                        total(sa.and_(within, taken), -1).label("out"),
                        total(sa.and_(within, lost), -1).label("loss"))
-             .where(m.c.created_at < end).group_by(m.c.item_id).subquery())
+             .where(m.c.item_id.in_(sa.select(ShelfItem.id).where(ShelfItem.shop_id == shop.id)), m.c.created_at < end)
+             .group_by(m.c.item_id).subquery())
     lines, redemptions = RedemptionLine.__table__, Redemption.__table__
     sold = (sa.select(lines.c.item_id, sa.func.sum(lines.c.quantity).label("quantity"),
                       sa.func.sum(lines.c.points).label("points"))
