@@ -16,10 +16,12 @@ import sqlalchemy as sa
 
 from pointsbank.community.models import Community
 from pointsbank.database import execute
+from pointsbank.extensions import db
 from pointsbank.shelf.refusals import PointsOrItems
 from pointsbank.shelf.services.baskets import Basket, price, record
 
-__all__ = ["check_points_or_items", "price_for_voucher", "record"]
+__all__ = ["check_points_or_items", "collected_reservation", "price_for_voucher", "record", "return_collected",
+           "with_lines"]
 
 
 def check_points_or_items(points: int | None, items: Sequence[Any] | None) -> None:
@@ -58,3 +60,44 @@ def price_for_voucher(voucher: Any, shop_id: int, items: Sequence[Mapping[str, A
 
         ledger.lock_household_accounts([voucher.household_id])
     return price(household=_VoucherHousehold(voucher), shop_id=shop_id, items=items, now=now)
+
+
+def with_lines(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Receipts with their basket ``lines`` (a typed-points receipt has none: no key), and the
+    ``reservation_id`` of a collected reservation; two statements for a whole page."""
+    from pointsbank.shelf.models import Reservation
+    from pointsbank.shelf.services.baskets import lines_of
+
+    if not receipts:
+        return receipts
+    ids = [r["id"] for r in receipts]
+    lines = lines_of(ids)
+    collected = dict(db.session.execute(sa.select(Reservation.redemption_id, Reservation.id).where(
+        Reservation.redemption_id.in_(ids))).tuples().all())
+    for receipt in receipts:
+        if lines.get(receipt["id"]):
+            receipt["lines"] = lines[receipt["id"]]
+        if receipt["id"] in collected:
+            receipt["reservation_id"] = collected[receipt["id"]]
+    return receipts
+
+
+def collected_reservation(redemption_id: int) -> Any:
+    """The reservation a voucherless redemption collected."""
+    from pointsbank.shelf.models import Reservation
+
+    return db.session.scalar(sa.select(Reservation).where(Reservation.redemption_id == redemption_id))
+
+
+def return_collected(reservation: Any, *, actor_id: int | None) -> Any:
+    """After a collected reservation's pickup was reversed (escrow +points, shop −points): the
+    points leave the escrow for the household (``vouchers −points, household +points``), as a
+    reversed voucher redemption's face value does. The goods are not put back on the shelf: a
+    reversal corrects the points; what happened to the goods is a stock movement of its own."""
+    from pointsbank.ledger import services as ledger
+
+    escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
+    account = ledger.household_account_id(reservation.household_id)
+    return ledger.post(reservation.community_id, "reservation_return",
+                       [(escrow, -reservation.points), (account, reservation.points)],
+                       actor_id=actor_id, reference=("reservation", reservation.id))

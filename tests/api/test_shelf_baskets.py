@@ -190,3 +190,16 @@ def test_a_typed_points_redemption_still_works_at_a_shop_with_a_shelf(client, wo
     response = client.post("/api/v1/redemptions", json={"code": voucher["token"], "points": 25},
                            headers=world.headers("cashier_a"))
     assert response.status_code == 201 and "lines" not in response.get_json()
+
+
+def test_a_basket_receipt_read_later_still_lists_its_lines(client, world, db):
+    give(world, "a1", 50)
+    soap = new_item(client, world, points=10, stock=5)
+    voucher = issued(client, world, "resident_a1", 50)
+    receipt = ring_up(client, world.headers("cashier_a"), voucher["token"], [(soap["id"], 3)]).get_json()
+    listed = client.get(f"/api/v1/shops/{world['shop_a']}/redemptions", headers=world.headers("staff_a")).get_json()
+    assert [(line["item_id"], line["quantity"]) for line in listed["items"][0]["lines"]] == [(soap["id"], 3)]
+    typed = issued(client, world, "resident_a1", 10)
+    client.post("/api/v1/redemptions", json={"code": typed["token"], "points": 10}, headers=world.headers("cashier_a"))
+    listed = client.get(f"/api/v1/shops/{world['shop_a']}/redemptions", headers=world.headers("staff_a")).get_json()
+    assert "lines" not in listed["items"][0] and listed["items"][1]["id"] == receipt["id"]

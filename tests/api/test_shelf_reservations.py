@@ -183,3 +183,21 @@ def test_a_pickup_code_of_another_shop_or_a_wrong_one_is_not_found_and_counts_as
                           headers=world.headers("cashier_a"))
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
     assert stock_of(soap["id"]) == 4 and db.session.get(Reservation, reservation["id"]).status == "held"
+
+
+def test_reversing_a_collected_reservation_gives_the_household_its_points_back(client, world, db):
+    soap, _ = _shelf(client, world)
+    reservation = reserve(client, world, "resident_a1", "shop_a", [(soap["id"], 2)]).get_json()
+    receipt = client.post("/api/v1/reservations/collect", json={"code": reservation["pickup_code"]},
+                          headers=world.headers("cashier_a")).get_json()
+    assert _balances(world) == (180, 0, 20)
+    response = client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "wrong household"},
+                           headers=world.headers("staff_a2"))
+    assert response.status_code == 200 and response.get_json()["reversed_at"] is not None
+    assert _balances(world) == (200, 0, 0)
+    again = client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "twice"},
+                        headers=world.headers("staff_a2"))
+    assert again.status_code == 409
+    shown = client.get(f"/api/v1/shops/{world['shop_a']}/redemptions", headers=world.headers("cashier_a")).get_json()
+    assert shown["items"][0]["reservation_id"] == reservation["id"] and shown["items"][0]["lines"][0]["quantity"] == 2
+    assert verify().ok
