@@ -207,6 +207,20 @@ class ReservationById(MethodView):
         return services.cancel_reservation(current_user(), reservation_id)
 
 
+@blp.route("/reservations/<int:reservation_id>/qr.svg")
+class ReservationQr(MethodView):
+    @policy.allow("admin", "staff", "resident")
+    @blp.response(200, BINARY, content_type="image/svg+xml", description="the pickup code as a QR code")
+    @errors((404, "`reservation_not_found`"), (409, "`reservation_closed`"), (410, "`reservation_expired`"))
+    def get(self, reservation_id):
+        """The QR code of a held reservation's pickup code, to show at the counter."""
+        response = make_response(services.pickup_qr(current_user(), reservation_id))
+        response.mimetype = "image/svg+xml"
+        response.cache_control.private = True
+        response.cache_control.no_cache = True
+        return response
+
+
 @blp.route("/reservations/collect")
 class ReservationCollect(MethodView):
     @policy.allow("cashier")

@@ -106,6 +106,8 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/reservations/{missing}"): only(404, "admin", "admin_t2", "staff_a", "resident_a1", "cashier_a",
                                                     "staff_b"),
     ("DELETE", "/api/v1/reservations/{missing}"): only(404, "staff_a", "resident_a1", "staff_b"),
+    ("GET", "/api/v1/reservations/{missing}/qr.svg"): only(404, "admin", "admin_t2", "staff_a", "resident_a1",
+                                                           "staff_b"),
     ("POST", "/api/v1/reservations/collect"): only(400, "cashier_a"),
     # region rankings need ?period=; without it an allowed admin gets 400
     ("GET", "/api/v1/regions/{t1}/rankings"): only(400, "admin", "admin_t2"),

@@ -201,3 +201,15 @@ def test_reversing_a_collected_reservation_gives_the_household_its_points_back(c
     shown = client.get(f"/api/v1/shops/{world['shop_a']}/redemptions", headers=world.headers("cashier_a")).get_json()
     assert shown["items"][0]["reservation_id"] == reservation["id"] and shown["items"][0]["lines"][0]["quantity"] == 2
     assert verify().ok
+
+
+def test_the_household_shows_its_pickup_code_as_a_qr_code_while_the_reservation_is_held(client, world, db):
+    soap, _ = _shelf(client, world)
+    reservation = reserve(client, world, "resident_a1", "shop_a", [(soap["id"], 1)]).get_json()
+    url = f"/api/v1/reservations/{reservation['id']}/qr.svg"
+    image = client.get(url, headers=world.headers("resident_a1"))
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml" and b"<svg" in image.data
+    assert client.get(url, headers=world.headers("resident_a2")).status_code == 404
+    assert client.get(url, headers=world.headers("cashier_a")).status_code == 403
+    client.delete(f"/api/v1/reservations/{reservation['id']}", headers=world.headers("resident_a1"))
+    assert client.get(url, headers=world.headers("resident_a1")).status_code == 409

@@ -5,10 +5,11 @@ from pointsbank.shelf.services.catalogue import (create_item, eligibility, find_
                                                  list_items, photo_of, update_item)
 from pointsbank.shelf.services.reports import export_stock_statement, stock_statement
 from pointsbank.shelf.services.reservations import (cancel_reservation, collect_reservation, create_reservation,
-                                                    expire_reservations, get_reservation, list_reservations)
+                                                    expire_reservations, get_reservation, list_reservations,
+                                                    pickup_qr)
 from pointsbank.shelf.services.stock import list_movements, move_stock, verify_stock
 
 __all__ = ["Basket", "cancel_reservation", "collect_reservation", "create_item", "create_reservation", "eligibility",
            "expire_reservations", "export_stock_statement", "find_by_barcode", "get_item", "get_reservation",
-           "item_view", "lines_of", "list_items", "list_movements", "list_reservations", "move_stock", "photo_of",
+           "item_view", "lines_of", "list_items", "list_movements", "list_reservations", "move_stock", "photo_of", "pickup_qr",
            "price", "record", "stock_statement", "update_item", "verify_stock"]

@@ -376,3 +376,15 @@ def expire_reservations(now: datetime | None = None, batch: int = 200) -> int:
         total += done
         if done < batch:
             return total
+
+
+def pickup_qr(actor: User, reservation_id: int) -> bytes:
+    """The QR code (SVG) of a held reservation's pickup code, for its household and staff, to
+    show at the counter instead of reading the digits out; the cashier's scanner reads it like a
+    typed code. ``reservation_closed`` 409 / ``reservation_expired`` 410 once it is not held."""
+    from pointsbank.redeem import qr
+
+    policy.require_role(actor, "admin", "staff", "resident")
+    reservation = reservation_for(actor, reservation_id)
+    _ensure_held(reservation, clock.now())
+    return qr.render_svg(reservation.pickup_code)
