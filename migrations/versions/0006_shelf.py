@@ -1,5 +1,4 @@
-"""the shelf: catalogue items per shop, the stock ledger, basket lines, reservations; a
-redemption's voucher is optional (a collected reservation has none)
+"""the shelf: catalogue items per shop, the stock ledger, basket lines and reservations
 
 Revision ID: 0006_shelf
 Revises: 0005_settlement_indexes
@@ -149,19 +148,9 @@ def upgrade():
     with op.batch_alter_table('stock_movements', schema=None) as batch_op:
         batch_op.create_index('ix_stock_movements_item_id_id', ['item_id', 'id'], unique=False)
 
-    with op.batch_alter_table('redemptions', schema=None) as batch_op:
-        batch_op.alter_column('voucher_id',
-               existing_type=sa.VARCHAR(length=32),
-               nullable=True)
-
 
 
 def downgrade():
-    with op.batch_alter_table('redemptions', schema=None) as batch_op:
-        batch_op.alter_column('voucher_id',
-               existing_type=sa.VARCHAR(length=32),
-               nullable=False)
-
     with op.batch_alter_table('stock_movements', schema=None) as batch_op:
         batch_op.drop_index('ix_stock_movements_item_id_id')
 

@@ -99,8 +99,7 @@ class Redemption(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    #: NULL for a reservation collected at the counter (its points were held by the reservation)
-    voucher_id: Mapped[str | None] = mapped_column(sa.ForeignKey("vouchers.id"), unique=True)
+    voucher_id: Mapped[str] = mapped_column(sa.ForeignKey("vouchers.id"), unique=True)
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
     cashier_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     points: Mapped[int] = mapped_column()

@@ -343,24 +343,18 @@ def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[
         policy.community_for(actor, redemption.community_id, "admin", "staff")
     except NotFound:
         raise RedemptionNotFound() from None
-    # a collected shelf reservation has no voucher: its reservation names the household
-    voucher = db.session.get(Voucher, redemption.voucher_id) if redemption.voucher_id is not None else None
-    reservation = basket_redemption.collected_reservation(redemption.id) if voucher is None else None
-    policy.ensure_not_own_household(actor, voucher.household_id if voucher else reservation.household_id)
+    voucher = db.session.get(Voucher, redemption.voucher_id)
+    policy.ensure_not_own_household(actor, voucher.household_id)
     if redemption.reversed_at is not None:
         raise RedemptionAlreadyReversed()
     memo = reason[:255]
     reversal = ledger.reverse(redemption.transaction_id, community_id=redemption.community_id, actor_id=actor.id,
                               memo=memo, reference=("redemption", redemption.id))
-    if voucher is not None:
-        return_points(voucher, kind="voucher_return", actor_id=actor.id)
-    else:
-        basket_redemption.return_collected(reservation, actor_id=actor.id)
+    return_points(voucher, kind="voucher_return", actor_id=actor.id)
     redemption.reversed_at = reversal.created_at
     redemption.reversal_transaction_id = reversal.transaction_id
     audit.record(actor, "redemption.reverse", community_id=redemption.community_id, target=redemption,
-                 data={"voucher_id": voucher.id if voucher else None, "shop_id": redemption.shop_id,
-                       "points": redemption.points, "reason": reason,
-                       **({"reservation_id": reservation.id} if reservation else {})})
+                 data={"voucher_id": voucher.id, "shop_id": redemption.shop_id, "points": redemption.points,
+                       "reason": reason})
     db.session.flush()
     return receipt_view(redemption)

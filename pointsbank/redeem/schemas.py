@@ -82,7 +82,7 @@ class VoucherCreateSchema(ma.Schema):
 
 class ReceiptSchema(ma.Schema):
     id = ma.fields.Integer()
-    voucher_id = ma.fields.String(allow_none=True)
+    voucher_id = ma.fields.String()
     community_id = ma.fields.Integer()
     points = ma.fields.Integer(metadata={"description": "points rung up"})
     returned_points = ma.fields.Integer(metadata={"description": "the rest of the face value, back to the household"})
@@ -95,7 +95,7 @@ class ReceiptSchema(ma.Schema):
     reversed_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "set when staff reversed it"})
     lines = ma.fields.List(ma.fields.Nested(shelf_schemas.BasketLineViewSchema),
                            metadata={"description": "a basket's items (absent for typed points)"})
-    reservation_id = ma.fields.Integer(metadata={"description": "a collected reservation (it has no voucher)"})
+    reservation_id = ma.fields.Integer(metadata={"description": "the shelf reservation this receipt collected"})
 
 
 STATUS_DOC = "issued, redeemed, cancelled or expired (an issued voucher past its expiry reads expired)"

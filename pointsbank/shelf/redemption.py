@@ -20,8 +20,7 @@ from pointsbank.extensions import db
 from pointsbank.shelf.refusals import PointsOrItems
 from pointsbank.shelf.services.baskets import Basket, price, record
 
-__all__ = ["check_points_or_items", "collected_reservation", "price_for_voucher", "record", "return_collected",
-           "with_lines"]
+__all__ = ["check_points_or_items", "price_for_voucher", "record", "with_lines"]
 
 
 def check_points_or_items(points: int | None, items: Sequence[Any] | None) -> None:
@@ -80,24 +79,3 @@ def with_lines(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if receipt["id"] in collected:
             receipt["reservation_id"] = collected[receipt["id"]]
     return receipts
-
-
-def collected_reservation(redemption_id: int) -> Any:
-    """The reservation a voucherless redemption collected."""
-    from pointsbank.shelf.models import Reservation
-
-    return db.session.scalar(sa.select(Reservation).where(Reservation.redemption_id == redemption_id))
-
-
-def return_collected(reservation: Any, *, actor_id: int | None) -> Any:
-    """After a collected reservation's pickup was reversed (escrow +points, shop −points): the
-    points leave the escrow for the household (``vouchers −points, household +points``), as a
-    reversed voucher redemption's face value does. The goods are not put back on the shelf: a
-    reversal corrects the points; what happened to the goods is a stock movement of its own."""
-    from pointsbank.ledger import services as ledger
-
-    escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
-    account = ledger.household_account_id(reservation.household_id)
-    return ledger.post(reservation.community_id, "reservation_return",
-                       [(escrow, -reservation.points), (account, reservation.points)],
-                       actor_id=actor_id, reference=("reservation", reservation.id))

@@ -47,8 +47,7 @@ def test_the_cashier_collects_a_reservation_by_its_pickup_code_and_the_shop_is_p
                            headers=world.headers("cashier_a"))
     assert response.status_code == 201, response.get_json()
     receipt = response.get_json()
-    assert (receipt["points"], receipt["returned_points"], receipt["voucher_id"], receipt["reservation_id"]) == (
-        80, 0, None, reservation["id"])
+    assert (receipt["points"], receipt["returned_points"], receipt["reservation_id"]) == (80, 0, reservation["id"])
     assert receipt["value_fen"] == 8000 and len(receipt["lines"]) == 2
     assert _balances(world) == (120, 0, 80)
     assert (stock_of(soap["id"]), stock_of(rice["id"])) == (3, 1)  # taken off the shelf when reserved
@@ -58,7 +57,9 @@ def test_the_cashier_collects_a_reservation_by_its_pickup_code_and_the_shop_is_p
     assert client.get(f"/api/v1/reservations/{reservation['id']}",
                       headers=world.headers("resident_a1")).get_json()["status"] == "collected"
     redemption = db.session.get(Redemption, receipt["id"])
-    assert redemption.voucher_id is None and redemption.shop_id == world["shop_a"]
+    assert redemption.voucher_id == receipt["voucher_id"] and redemption.shop_id == world["shop_a"]
+    voucher = client.get(f"/api/v1/vouchers/{receipt['voucher_id']}", headers=world.headers("resident_a1")).get_json()
+    assert (voucher["status"], voucher["points"], voucher["receipt"]["id"]) == ("redeemed", 80, receipt["id"])
     listed = client.get(f"/api/v1/shops/{world['shop_a']}/redemptions", headers=world.headers("cashier_a")).get_json()
     assert [r["id"] for r in listed["items"]] == [receipt["id"]]
     assert verify().ok and stock_clean()

@@ -19,7 +19,9 @@ reservations never serialise on it. The reservation's ``hold_transaction_id`` an
 Then exactly one of:
 
 * ``collect_reservation(cashier, code=…)`` at the reservation's shop: ``vouchers −60, shop +60``,
-  a redemption (no voucher) with the reservation's lines — the shop settles it like any other;
+  and the reservation becomes a redeemed voucher (issued by the hold, closed by the pickup) with
+  a redemption and the reservation's lines — receipts, corrections and the settlement treat it
+  like any other;
 * ``cancel_reservation`` (the household or staff) or ``expire_reservations`` (the scheduler):
   ``vouchers −60, household +60`` and ``release`` movements put the goods back.
 
@@ -29,6 +31,7 @@ and acts only on a ``held`` reservation, so points and stock return exactly once
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
@@ -45,8 +48,8 @@ from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
-from pointsbank.redeem import shops, shortcode
-from pointsbank.redeem.models import Redemption, Shop, ShopPartnership
+from pointsbank.redeem import keys, shops, shortcode
+from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
 from pointsbank.redeem.services import HouseholdRequired, ShopInactive, receipt_view
 from pointsbank.shelf.models import RedemptionLine, Reservation, ReservationLine, ShelfItem
 from pointsbank.shelf.refusals import PickupCodeMalformed, ReservationClosed, ReservationExpired, ReservationNotFound
@@ -206,7 +209,8 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
     posted = ledger.post(reservation.community_id, "reservation_pickup",
                          [(escrow, -reservation.points), (shop_account, reservation.points)],
                          actor_id=actor.id, reference=("reservation", reservation.id))
-    redemption = Redemption(community_id=reservation.community_id, voucher_id=None, shop_id=shop.id,
+    voucher_id = _closing_voucher(reservation, posted)
+    redemption = Redemption(community_id=reservation.community_id, voucher_id=voucher_id, shop_id=shop.id,
                             cashier_id=actor.id, points=reservation.points, returned_points=0,
                             point_value_fen=community.point_value_fen,
                             value_fen=reservation.points * community.point_value_fen,
@@ -225,6 +229,28 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
                                                  "points": reservation.points})
     db.session.flush()
     return {**receipt_view(redemption, shop.name), "lines": lines, "reservation_id": reservation.id}
+
+
+def _closing_voucher(reservation: Reservation, posted: ledger.Posted) -> str:
+    """The voucher a collected reservation turns into, written already redeemed: issued by the
+    reservation's hold (``household → vouchers``), closed by its pickup (``vouchers → shop``). Every
+    redemption has its voucher, so receipts, the household's voucher list, corrections
+    (``POST /redemptions/{id}/reverse`` gives the points back through it) and the settlement treat
+    a collected reservation like any redemption. It never existed as an open voucher: no token
+    was shown and no sweep can expire it."""
+    voucher_id = secrets.token_hex(16)
+    code = shortcode.generate()
+    while db.session.scalar(sa.select(Voucher.id).where(Voucher.short_code == code)) is not None:
+        code = shortcode.generate()
+    db.session.add(Voucher(id=voucher_id, community_id=reservation.community_id, household_id=reservation.household_id,
+                           points=reservation.points, short_code=code,
+                           kid=keys.active_key(reservation.community_id).kid, status="redeemed",
+                           expires_at=reservation.expires_at, created_by_id=reservation.created_by_id,
+                           issue_transaction_id=reservation.hold_transaction_id,
+                           closing_transaction_id=posted.transaction_id, created_at=reservation.created_at,
+                           closed_at=posted.created_at))
+    db.session.flush()
+    return voucher_id
 
 
 # --- give back: cancel and expiry ----------------------------------------------------------
