@@ -29,7 +29,6 @@ and locks its three items (one statement), sums the household's takings of the l
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import secrets
 import sys

@@ -4,9 +4,9 @@ from pointsbank.shelf.services.baskets import Basket, lines_of, price, record
 from pointsbank.shelf.services.catalogue import (create_item, eligibility, find_by_barcode, get_item, item_view,
                                                  list_items, photo_of, update_item)
 from pointsbank.shelf.services.reports import export_stock_statement, stock_statement
+from pointsbank.shelf.services.reservation_reads import get_reservation, list_reservations, pickup_qr
 from pointsbank.shelf.services.reservations import (cancel_reservation, collect_reservation, create_reservation,
-                                                    expire_reservations, get_reservation, list_reservations,
-                                                    pickup_qr)
+                                                    expire_reservations)
 from pointsbank.shelf.services.stock import list_movements, move_stock, verify_stock
 
 __all__ = ["Basket", "cancel_reservation", "collect_reservation", "create_item", "create_reservation", "eligibility",

@@ -26,7 +26,9 @@ Then exactly one of:
   ``vouchers −60, household +60`` and ``release`` movements put the goods back.
 
 Each of them locks the reservation row first (``FOR UPDATE``; the expiry job ``SKIP LOCKED``)
-and acts only on a ``held`` reservation, so points and stock return exactly once.
+and acts only on a ``held`` reservation, so points and stock return exactly once. Reading
+reservations (who sees which, their lines, the pickup code's QR) is
+:mod:`pointsbank.shelf.services.reservation_reads`.
 """
 
 from __future__ import annotations
@@ -52,52 +54,14 @@ from pointsbank.redeem import keys, shops, shortcode
 from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
 from pointsbank.redeem.services import HouseholdRequired, ShopInactive, receipt_view
 from pointsbank.shelf.models import RedemptionLine, Reservation, ReservationLine, ShelfItem
-from pointsbank.shelf.refusals import PickupCodeMalformed, ReservationClosed, ReservationExpired, ReservationNotFound
+from pointsbank.shelf.refusals import PickupCodeMalformed, ReservationNotFound
 from pointsbank.shelf.services import baskets
+from pointsbank.shelf.services.reservation_reads import (ensure_held, reservation_for, reservation_lines,
+                                                         reservation_view)
 from pointsbank.shelf.services.stock import items_lock, write_movements
 
 GUESS_SCOPE_CASHIER = "pickup:cashier"
 GUESS_SCOPE_SHOP = "pickup:shop"
-
-
-# --- views ---------------------------------------------------------------------------------
-
-def effective_status(reservation: Any, now: datetime | None = None) -> str:
-    """A held reservation past its time is expired for everyone who asks, before the job has run."""
-    if reservation.status == "held" and reservation.expires_at <= (now or clock.now()):
-        return "expired"
-    return reservation.status
-
-
-def reservation_lines(reservation_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    ids = sorted(set(reservation_ids))
-    found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    if not ids:
-        return found
-    lines, items = ReservationLine.__table__, ShelfItem.__table__
-    for row in db.session.execute(
-            sa.select(lines.c.reservation_id, lines.c.item_id, lines.c.quantity, lines.c.points_each, lines.c.points,
-                      items.c.name_zh, items.c.name_en).join(items, items.c.id == lines.c.item_id)
-            .where(lines.c.reservation_id.in_(ids)).order_by(lines.c.reservation_id, lines.c.item_id)):
-        found[row.reservation_id].append({"item_id": row.item_id, "name": {"zh": row.name_zh, "en": row.name_en},
-                                          "quantity": row.quantity, "points_each": row.points_each,
-                                          "points": row.points})
-    return found
-
-
-def reservation_view(reservation: Reservation, lines: list[dict[str, Any]], *, show_code: bool,
-                     shop_name: str | None = None) -> dict[str, Any]:
-    """The reservation; its pickup code only for its household and staff (a cashier packs the
-    goods but must be shown the code by the household)."""
-    if shop_name is None:
-        shop = db.session.get(Shop, reservation.shop_id)
-        shop_name = shop.name if shop else None
-    return {"id": reservation.id, "community_id": reservation.community_id, "shop_id": reservation.shop_id,
-            "shop_name": shop_name, "household_id": reservation.household_id,
-            "pickup_code": shortcode.format(reservation.pickup_code) if show_code else None,
-            "points": reservation.points, "status": effective_status(reservation),
-            "expires_at": reservation.expires_at, "created_at": reservation.created_at,
-            "closed_at": reservation.closed_at, "redemption_id": reservation.redemption_id, "lines": lines}
 
 
 def _fresh_pickup_code(community_id: int) -> str:
@@ -176,14 +140,6 @@ def _failed_guess(actor: User, shop_id: int, error: Exception) -> Exception:
     return error
 
 
-def _ensure_held(reservation: Reservation, now: datetime) -> None:
-    status = effective_status(reservation, now)
-    if status == "expired":
-        raise ReservationExpired(details={"expired_at": reservation.expires_at.isoformat()})
-    if status != "held":
-        raise ReservationClosed(status=status, details={"status": status})
-
-
 def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
     """Hand a reservation over at the counter (a cashier of its shop): the receipt with its lines.
     Refusals: ``pickup_code_malformed`` 400, ``reservation_not_found`` 404, ``reservation_closed``
@@ -202,7 +158,7 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
     if reservation is None:
         raise _failed_guess(actor, shop.id, ReservationNotFound())
     now = clock.now()
-    _ensure_held(reservation, now)
+    ensure_held(reservation, now)
     community = db.session.get(Community, reservation.community_id)
     escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
     shop_account = ledger.shop_account(reservation.community_id, shop.id)
@@ -299,27 +255,6 @@ def _give_back(reservations: list[Reservation], *, status: str, actor_id: int | 
     db.session.flush()
 
 
-def reservation_for(actor: User, reservation_id: int) -> Reservation:
-    """The reservation if ``actor`` may see it: its household, staff of its community, admins
-    over it, the cashiers of its shop; 404 ``reservation_not_found`` otherwise."""
-    policy.require_role(actor, "admin", "staff", "resident", "cashier")
-    reservation = db.session.get(Reservation, reservation_id)
-    if reservation is None or not _visible(actor, reservation):
-        raise ReservationNotFound()
-    return reservation
-
-
-def _visible(actor: User, reservation: Reservation) -> bool:
-    if actor.role == "cashier":
-        return actor.shop_id == reservation.shop_id
-    if actor.role == "resident":
-        return actor.household_id == reservation.household_id
-    if actor.role == "staff":
-        return actor.community_id == reservation.community_id
-    community = db.session.get(Community, reservation.community_id)
-    return community is not None and policy.community_visible(actor, community)
-
-
 def cancel_reservation(actor: User, reservation_id: int) -> dict[str, Any]:
     """Cancel a held reservation (its household, or staff of its community): points and stock go
     back. ``reservation_closed`` 409 once collected or cancelled, ``reservation_expired`` 410."""
@@ -327,56 +262,11 @@ def cancel_reservation(actor: User, reservation_id: int) -> dict[str, Any]:
     reservation_for(actor, reservation_id)
     reservation = _lock(sa.select(Reservation).where(Reservation.id == reservation_id))
     now = clock.now()
-    _ensure_held(reservation, now)
+    ensure_held(reservation, now)
     _give_back([reservation], status="cancelled", actor_id=actor.id, now=now)
     audit.record(actor, "reservation.cancel", community_id=reservation.community_id, target_type="reservation",
                  target_id=reservation.id, data={"points": reservation.points})
     return reservation_view(reservation, reservation_lines([reservation.id])[reservation.id], show_code=True)
-
-
-def get_reservation(actor: User, reservation_id: int) -> dict[str, Any]:
-    """One reservation with its lines, for its household, staff of its community and the shop's cashiers."""
-    reservation = reservation_for(actor, reservation_id)
-    return reservation_view(reservation, reservation_lines([reservation.id])[reservation.id],
-                            show_code=actor.role != "cashier")
-
-
-def list_reservations(actor: User, *, household_id: int | None = None, shop_id: int | None = None,
-                      status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Reservations, newest first (at most ``limit``): a resident's own; staff those of their
-    community, admins those of their communities (optionally one household or shop); a cashier
-    those of its shop (to pack them, without their pickup codes). ``status`` filters by the
-    effective status (a held reservation past its time is ``expired``)."""
-    policy.require_role(actor, "admin", "staff", "resident", "cashier")
-    stmt = sa.select(Reservation)
-    if actor.role == "resident":
-        stmt = stmt.where(Reservation.household_id == actor.household_id)
-    elif actor.role == "cashier":
-        stmt = stmt.where(Reservation.shop_id == actor.shop_id)
-    elif actor.role == "staff":
-        stmt = stmt.where(Reservation.community_id == actor.community_id)
-    else:
-        scope = policy.admin_community_ids(actor)
-        if scope is not None:
-            stmt = stmt.where(Reservation.community_id.in_(scope or {-1}))
-    if household_id is not None:
-        stmt = stmt.where(Reservation.household_id == household_id)
-    if shop_id is not None:
-        stmt = stmt.where(Reservation.shop_id == shop_id)
-    now = clock.now()
-    if status == "held":
-        stmt = stmt.where(Reservation.status == "held", Reservation.expires_at > now)
-    elif status == "expired":
-        stmt = stmt.where(sa.or_(Reservation.status == "expired",
-                                 sa.and_(Reservation.status == "held", Reservation.expires_at <= now)))
-    elif status is not None:
-        stmt = stmt.where(Reservation.status == status)
-    found = list(db.session.scalars(stmt.order_by(Reservation.id.desc()).limit(limit)))
-    lines = reservation_lines(r.id for r in found)
-    names = dict(db.session.execute(sa.select(Shop.id, Shop.name).where(
-        Shop.id.in_({r.shop_id for r in found}))).tuples().all()) if found else {}
-    return [reservation_view(r, lines[r.id], show_code=actor.role != "cashier", shop_name=names.get(r.shop_id))
-            for r in found]
 
 
 def expire_batch(now: datetime, batch: int = 200) -> int:
@@ -402,15 +292,3 @@ def expire_reservations(now: datetime | None = None, batch: int = 200) -> int:
         total += done
         if done < batch:
             return total
-
-
-def pickup_qr(actor: User, reservation_id: int) -> bytes:
-    """The QR code (SVG) of a held reservation's pickup code, for its household and staff, to
-    show at the counter instead of reading the digits out; the cashier's scanner reads it like a
-    typed code. ``reservation_closed`` 409 / ``reservation_expired`` 410 once it is not held."""
-    from pointsbank.redeem import qr
-
-    policy.require_role(actor, "admin", "staff", "resident")
-    reservation = reservation_for(actor, reservation_id)
-    _ensure_held(reservation, clock.now())
-    return qr.render_svg(reservation.pickup_code)
