@@ -17,6 +17,7 @@ from pointsbank.redeem.schemas import ReceiptSchema
 from pointsbank.reports import exports
 from pointsbank.shelf import services
 from pointsbank.shelf.schemas import (CollectSchema, ItemCreateSchema, ItemQueryArgsSchema, ItemSchema,
+                                      MostRedeemedArgsSchema, MostRedeemedSchema,
                                       ItemUpdateSchema, MovementPageSchema, MovementQueryArgsSchema,
                                       MovementResultSchema, ReservationCreateSchema, ReservationQueryArgsSchema,
                                       ReservationSchema, StockChangeSchema, StockQueryArgsSchema, StockStatementSchema)
@@ -157,6 +158,17 @@ class ShopStock(MethodView):
         response.headers["Content-Type"] = export.mimetype
         response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
         return response
+
+
+@blp.route("/communities/<int:community_id>/shelf/most-redeemed")
+class MostRedeemed(MethodView):
+    @policy.allow("admin", "staff", "grid_worker", "resident", "cashier")
+    @blp.arguments(MostRedeemedArgsSchema, location="query")
+    @blp.response(200, MostRedeemedSchema)
+    @errors((404, "`not_found`: not a community of the caller's"), (400, "`invalid_period`"))
+    def get(self, args, community_id):
+        """The goods the community's households took most in a quarter or a year, by units (totals per good only)."""
+        return services.most_redeemed(current_user(), community_id, args.get("period"), limit=args["limit"])
 
 
 # --- reservations --------------------------------------------------------------------------

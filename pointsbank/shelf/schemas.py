@@ -201,3 +201,24 @@ class StockStatementSchema(ma.Schema):
     ends_at = ma.fields.AwareDateTime()
     items = ma.fields.List(ma.fields.Nested(StockStatementLineSchema))
     totals = ma.fields.Nested(StockStatementTotalsSchema)
+
+
+class MostRedeemedArgsSchema(ma.Schema):
+    period = ma.fields.String(metadata={"description": "2026Q3 or 2026; default: the running quarter"})
+    limit = ma.fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+
+class MostRedeemedItemSchema(ma.Schema):
+    rank = ma.fields.Integer()
+    item_id = ma.fields.Integer()
+    name = ma.fields.Nested(ItemNameSchema)
+    shop_id = ma.fields.Integer()
+    shop_name = ma.fields.String()
+    quantity = ma.fields.Integer(metadata={"description": "units taken in the period"})
+    points = ma.fields.Integer()
+
+
+class MostRedeemedSchema(ma.Schema):
+    community_id = ma.fields.Integer()
+    period = ma.fields.String()
+    items = ma.fields.List(ma.fields.Nested(MostRedeemedItemSchema))

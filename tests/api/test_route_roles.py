@@ -101,6 +101,7 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/items/{missing}/stock"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
     # the stock statement needs ?period=; without it an allowed caller gets 400
     ("GET", "/api/v1/shops/{shop_a}/stock"): only(400, "admin", "admin_t2", "staff_a", "cashier_a", "staff_b"),
+    ("GET", "/api/v1/communities/{alpha}/shelf/most-redeemed"): ALL | {"admin_t2": 404, "staff_b": 404},
     ("GET", "/api/v1/reservations"): only(200, "admin", "admin_t2", "staff_a", "resident_a1", "cashier_a", "staff_b"),
     ("POST", "/api/v1/reservations"): only(400, "staff_a", "resident_a1", "staff_b"),
     ("GET", "/api/v1/reservations/{missing}"): only(404, "admin", "admin_t2", "staff_a", "resident_a1", "cashier_a",

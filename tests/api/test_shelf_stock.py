@@ -145,3 +145,21 @@ def test_movements_are_append_only_rows_with_the_stock_they_left(client, world, 
     assert [(m.change, m.stock_after) for m in rows] == [(3, 3), (-2, 1)]
     assert all(m.created_at.tzinfo is timezone.utc or m.created_at.utcoffset().total_seconds() == 0 for m in rows)
     assert isinstance(rows[0].created_at, datetime)
+
+
+def test_the_goods_taken_most_in_a_quarter_are_ranked_by_units_without_any_household(client, world, db):
+    give(world, "a1", 200)
+    soap = new_item(client, world, name="肥皂", points=5, stock=50)
+    rice = new_item(client, world, name="大米", points=20, stock=50)
+    for basket in ([(soap["id"], 3), (rice["id"], 1)], [(soap["id"], 1)], [(rice["id"], 1)]):
+        voucher = issued(client, world, "resident_a1", 40)
+        assert ring_up(client, world.headers("cashier_a"), voucher["token"], basket).status_code == 201
+    response = client.get(f"/api/v1/communities/{world['alpha']}/shelf/most-redeemed",
+                          headers=world.headers("resident_a2"))
+    assert response.status_code == 200
+    board = response.get_json()
+    assert [(i["rank"], i["name"]["zh"], i["quantity"], i["points"]) for i in board["items"]] == [
+        (1, "肥皂", 4, 20), (2, "大米", 2, 40)]
+    assert "household_id" not in str(board)
+    empty = client.get(f"/api/v1/communities/{world['beta']}/shelf/most-redeemed", headers=world.headers("staff_b"))
+    assert empty.get_json()["items"] == []

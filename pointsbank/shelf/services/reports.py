@@ -105,3 +105,33 @@ def export_stock_statement(actor: User, shop_id: int, period: str, fmt: str) -> 
     starting with = + - @ tab or CR get a leading ``'`` so no spreadsheet runs them as formulas."""
     statement = stock_statement(actor, shop_id, period)
     return exports.render(fmt, [statement_sheet(statement)], f"stock-shop{shop_id}-{statement['period']}")
+
+
+def most_redeemed(actor: User, community_id: int, period: str | None = None, *, limit: int = 10) -> dict[str, Any]:
+    """The goods the community's households took most in a quarter or a year (the running quarter
+    by default), at every shop: ``{period, items: [{rank, item_id, name, shop_id, shop_name,
+    quantity, points}]}``, from the redemption lines (reversed redemptions left out), by units.
+    Totals per good only, never a household: any login of the community may read it (the notice
+    board may show it where the community wishes)."""
+    from pointsbank import clock
+    from pointsbank.auth import policy
+    from pointsbank.redeem.models import Shop
+
+    community = policy.community_for(actor, community_id)
+    chosen = periods.parse(period) if period else periods.current("quarter", community.timezone, clock.now())
+    start, end = chosen.bounds(community.timezone)
+    lines, redemptions, items, shop_table = (RedemptionLine.__table__, Redemption.__table__, ShelfItem.__table__,
+                                             Shop.__table__)
+    quantity = sa.func.sum(lines.c.quantity).label("quantity")
+    stmt = (sa.select(items.c.id, items.c.name_zh, items.c.name_en, items.c.shop_id, shop_table.c.name.label("shop"),
+                      quantity, sa.func.sum(lines.c.points).label("points"))
+            .select_from(lines.join(redemptions, redemptions.c.id == lines.c.redemption_id)
+                         .join(items, items.c.id == lines.c.item_id).join(shop_table, shop_table.c.id == items.c.shop_id))
+            .where(lines.c.community_id == community.id, lines.c.created_at >= start, lines.c.created_at < end,
+                   redemptions.c.reversed_at.is_(None))
+            .group_by(items.c.id, items.c.name_zh, items.c.name_en, items.c.shop_id, shop_table.c.name)
+            .order_by(quantity.desc(), items.c.id).limit(limit))
+    return {"community_id": community.id, "period": chosen.key, "items": [
+        {"rank": rank, "item_id": row.id, "name": {"zh": row.name_zh, "en": row.name_en}, "shop_id": row.shop_id,
+         "shop_name": row.shop, "quantity": int(row.quantity), "points": int(row.points)}
+        for rank, row in enumerate(db.session.execute(stmt), start=1)]}
