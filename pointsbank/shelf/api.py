@@ -22,7 +22,8 @@ from pointsbank.shelf.schemas import (CollectSchema, ItemCreateSchema, ItemQuery
                                       MovementResultSchema, ReservationCreateSchema, ReservationQueryArgsSchema,
                                       ReservationSchema, StockChangeSchema, StockQueryArgsSchema, StockStatementSchema)
 
-blp = Blueprint("shelf", __name__, url_prefix="/api/v1",
+#: not "shelf": that is the name of the shelf's pages (``pointsbank.web``); Flask names must differ
+blp = Blueprint("shelf_api", __name__, url_prefix="/api/v1",
                 description="The points supermarket's shelf: items, stock, reservations, the stock statement")
 
 BINARY = {"type": "string", "format": "binary"}
