@@ -214,3 +214,15 @@ def test_the_household_shows_its_pickup_code_as_a_qr_code_while_the_reservation_
     assert client.get(url, headers=world.headers("cashier_a")).status_code == 403
     client.delete(f"/api/v1/reservations/{reservation['id']}", headers=world.headers("resident_a1"))
     assert client.get(url, headers=world.headers("resident_a1")).status_code == 409
+
+
+def test_the_command_line_expires_overdue_reservations_and_a_second_run_finds_none(client, world, db, app, runner):
+    app.config["RESERVATION_TTL_HOURS"] = 1
+    soap, _ = _shelf(client, world)
+    reserve(client, world, "resident_a1", "shop_a", [(soap["id"], 2)])
+    app.config["CLOCK"] = clock.now() + timedelta(hours=2)
+    first = runner.invoke(args=["reservations", "expire"])
+    assert first.exit_code == 0 and "expired 1 reservation(s)" in first.output
+    second = runner.invoke(args=["reservations", "expire"])
+    assert "expired 0 reservation(s)" in second.output
+    assert stock_of(soap["id"]) == 5 and household_balance(world, "a1") == 200 and stock_clean()
