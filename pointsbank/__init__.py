@@ -56,6 +56,7 @@ def _import_models() -> None:
     from pointsbank.redeem import models as _redeem  # noqa: F401
     from pointsbank.regions import models as _regions  # noqa: F401
     from pointsbank.rules import models as _rules  # noqa: F401
+    from pointsbank.shelf import models as _shelf  # noqa: F401
 
 
 def _locale() -> str:
@@ -72,7 +73,8 @@ def _locale() -> str:
 
 
 #: API blueprints (flask-smorest, under /api/v1), then plain Flask blueprints (pages, health)
-API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api")
+API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api",
+               "shelf.api")
 PAGE_MODULES = ("health", "web.views")
 
 

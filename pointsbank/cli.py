@@ -137,7 +137,8 @@ def ledger_verify(community_code: str | None) -> None:
 
 
 #: modules whose ``commands`` (a list of click commands) join the ``pointsbank`` group
-COMMAND_MODULES = ("pointsbank.rules.cli", "pointsbank.redeem.cli", "pointsbank.reports.cli", "pointsbank.jobs")
+COMMAND_MODULES = ("pointsbank.rules.cli", "pointsbank.redeem.cli", "pointsbank.reports.cli", "pointsbank.jobs",
+                   "pointsbank.shelf.cli")
 
 
 def register(app: Flask) -> None:

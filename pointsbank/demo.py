@@ -1,5 +1,6 @@
 """The demo community that ``pointsbank demo`` (and ``make run``) seeds: a county, a town, the
-village 清风村 with grids, households with history, two partner shops and one login per role.
+village 清风村 with grids, households with history, two partner shops (the first with a shelf of
+goods) and one login per role.
 Safe to run twice: an existing demo is left as it is."""
 
 from __future__ import annotations
@@ -76,8 +77,30 @@ def seed() -> list[tuple[str, str, str]]:
                                   "resident": "张建国", "cashier": "爱心超市收银员"}[username])
     db.session.flush()
     _history(village.id, households)
+    _shelf(shops[0].id)
     db.session.flush()
     return LOGINS
+
+
+#: the village store's shelf: (zh, en, points, stock or None for unlimited, barcode, monthly limit)
+SHELF = [
+    ("肥皂", "Soap", 10, 40, "6901234500011", None),
+    ("洗衣粉 1kg", "Washing powder 1 kg", 25, 20, "6901234500028", None),
+    ("食用油 1.8L", "Cooking oil 1.8 L", 45, 12, "6901234500035", 2),
+    ("大米 5kg", "Rice 5 kg", 60, 10, "6901234500042", 1),
+    ("保温杯", "Thermos", 120, 3, "6901234500059", None),
+    ("理发一次", "A haircut", 15, None, None, None),
+]
+
+
+def _shelf(shop_id: int) -> None:
+    """The village store's goods, stocked by the second staff member (the first lives in QF-010)."""
+    from pointsbank.shelf.services import catalogue
+
+    manager = db.session.scalar(sa.select(User).where(User.username == "staff2"))
+    for zh, en, points, stock, barcode, per_month in SHELF:
+        catalogue.create_item(manager, shop_id, name={"zh": zh, "en": en}, points=points, stock=stock,
+                              barcode=barcode, limit={"period": "month", "count": per_month} if per_month else None)
 
 
 def _history(community_id: int, households: list[dict]) -> None:

@@ -6,7 +6,8 @@
 * A tick every ``tick_seconds`` (and once at start) runs the catch-up pass: any job whose
   period has closed without a completed run, so a server that was down at quarter end, or a
   community that was added since, catches up. The tick also adds triggers for new time zones.
-* The voucher-expiry sweep every 5 minutes (``pointsbank.redeem.jobs.expire_vouchers``) and
+* The voucher-expiry sweep every 5 minutes (``pointsbank.redeem.jobs.expire_vouchers``, then the
+  shelf's ``pointsbank.shelf.jobs.expire_reservations``) and
   the pruning of old throttle rows daily at 03:30 (``POINTSBANK_TIMEZONE``).
 
 Two schedulers (or a scheduler and ``pointsbank settle``) may run at once: every periodic run
@@ -44,6 +45,13 @@ def sweep_vouchers(now: datetime) -> int | None:
     except ModuleNotFoundError:
         return None
     return module.expire_vouchers(now=now)
+
+
+def sweep_reservations(now: datetime) -> int:
+    """Give back the points and goods of overdue shelf reservations (``pointsbank.shelf.jobs``)."""
+    from pointsbank.shelf.jobs import expire_reservations
+
+    return expire_reservations(now=now)
 
 
 def prune_throttle() -> int:
@@ -94,6 +102,7 @@ class RoundScheduler:
 
     def sweep(self) -> None:
         self._in_context(lambda: log.info("voucher sweep: %s expired", sweep_vouchers(self.now())))
+        self._in_context(lambda: log.info("reservation sweep: %s expired", sweep_reservations(self.now())))
 
     def prune(self) -> None:
         self._in_context(lambda: log.info("throttle prune: %s rows", prune_throttle()))

@@ -48,6 +48,7 @@ from pointsbank.redeem.services import (PointsExceedVoucher, PointsNotPositive, 
                                         RedemptionNotFound, ShopInactive, VoucherAlreadyRedeemed, VoucherCodeMalformed,
                                         VoucherForged, VoucherNotFound, ensure_redeemable, receipt_view)
 from pointsbank.redeem.vouchers import return_points
+from pointsbank.shelf import redemption as basket_redemption
 
 GUESS_SCOPE_CASHIER = "shortcode:cashier"
 GUESS_SCOPE_SHOP = "shortcode:shop"
@@ -56,9 +57,14 @@ GUESS_SCOPE_SHOP = "shortcode:shop"
 _GUESS_LOCK_NAMESPACE = 0x7062_6763  # "pbgc"
 
 
-def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
+def redeem(actor: User, *, code: str, points: int | None = None,
+           items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``points`` typed at the till, or a basket of shelf ``items`` ([{item_id, quantity}]) whose
+    points are their sum: the basket is priced, checked and taken by :mod:`pointsbank.shelf`
+    inside this same transaction, after the accounts are locked (a partial basket is never taken)."""
     policy.require_role(actor, "cashier")
-    if points < 1:
+    basket_redemption.check_points_or_items(points, items)
+    if items is None and points < 1:
         raise PointsNotPositive()
     shop, voucher_id, signed = _locate(actor, code)
     voucher = execute(_voucher_lock(dialect_name()), {"voucher_id": voucher_id}).first()
@@ -67,13 +73,18 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
     _match_signed(voucher, signed)
     now = clock.now()
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
+    community_id = voucher.community_id
+    shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
+    basket = None
+    if items is not None:
+        basket = basket_redemption.price_for_voucher(voucher, shop.id, items, now, locked)
+        points = basket.points
     if points > voucher.points:
         raise PointsExceedVoucher(voucher_points=voucher.points, points=points,
                                   details={"voucher_points": voucher.points})
 
-    community_id, returned = voucher.community_id, voucher.points - points
+    returned = voucher.points - points
     escrow = ledger.system_accounts(community_id)["vouchers"]
-    shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
     posted = ledger.post(community_id, "redemption",
                          [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
                          actor_id=actor.id, reference=("voucher", voucher.id), locked=locked)
@@ -87,19 +98,28 @@ def redeem(actor: User, *, code: str, points: int) -> dict[str, Any]:
         raise VoucherAlreadyRedeemed() from error
     execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
                                           "closed_at": posted.created_at})
+    lines = None
+    if basket is not None:
+        basket_redemption.record(basket, community_id=community_id, created_at=posted.created_at, actor_id=actor.id,
+                                 redemption_id=redemption_id)
+        lines = basket.view()
     audit.record(actor, "voucher.redeem", community_id=community_id, target_type="redemption",
                  target_id=redemption_id,
                  data={"voucher_id": voucher.id, "shop_id": shop.id, "points": points, "returned_points": returned,
-                       "value_fen": values["value_fen"]})
-    return receipt_view(SimpleNamespace(id=redemption_id, **values), shop.name)
+                       "value_fen": values["value_fen"], **({"items": lines} if lines else {})})
+    receipt = receipt_view(SimpleNamespace(id=redemption_id, **values), shop.name)
+    if lines is not None:
+        receipt["lines"] = lines
+    return receipt
 
 
 @functools.lru_cache(maxsize=2)
 def _voucher_lock(dialect: str) -> sa.Select:
     """The voucher row locked until the unit of work ends (``FOR UPDATE`` on PostgreSQL; SQLite's
-    write lock is held), read as committed, with its community's point value now (built once)."""
+    write lock is held), read as committed, with its community's point value now and its time zone
+    (a basket's household limits count by the community's calendar) (built once)."""
     vouchers, communities = Voucher.__table__, Community.__table__
-    stmt = (sa.select(*vouchers.c, communities.c.point_value_fen)
+    stmt = (sa.select(*vouchers.c, communities.c.point_value_fen, communities.c.timezone)
             .join(communities, communities.c.id == vouchers.c.community_id)
             .where(vouchers.c.id == sa.bindparam("voucher_id")))
     return lock_for_update(stmt, dialect, of=vouchers)
@@ -147,7 +167,7 @@ def get_receipt(actor: User, redemption_id: int) -> dict[str, Any]:
             policy.community_for(actor, redemption.community_id, "admin", "staff")
     except NotFound:
         raise RedemptionNotFound() from None
-    return receipt_view(redemption, shop.name)
+    return basket_redemption.with_lines([receipt_view(redemption, shop.name)])[0]
 
 
 def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims] | None]:
@@ -286,7 +306,7 @@ def list_shop_redemptions(actor: User, shop_id: int, *, limit: int = 50, cursor:
         if scope is not None:
             stmt = stmt.where(Redemption.community_id.in_(scope or {-1}))
     page = keyset_page(stmt, Redemption.id, limit=limit, cursor=cursor)
-    page["items"] = [receipt_view(r, shop.name) for r in page["items"]]
+    page["items"] = basket_redemption.with_lines([receipt_view(r, shop.name) for r in page["items"]])
     return page
 
 

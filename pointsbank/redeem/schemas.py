@@ -2,6 +2,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from pointsbank.pagination import CursorArgsSchema, page_schema
+from pointsbank.shelf import schemas as shelf_schemas
 
 POINTS = validate.Range(min=1, max=1_000_000)
 
@@ -92,6 +93,9 @@ class ReceiptSchema(ma.Schema):
     cashier_id = ma.fields.Integer()
     created_at = ma.fields.AwareDateTime()
     reversed_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "set when staff reversed it"})
+    lines = ma.fields.List(ma.fields.Nested(shelf_schemas.BasketLineViewSchema),
+                           metadata={"description": "a basket's items (absent for typed points)"})
+    reservation_id = ma.fields.Integer(metadata={"description": "the shelf reservation this receipt collected"})
 
 
 STATUS_DOC = "issued, redeemed, cancelled or expired (an issued voucher past its expiry reads expired)"
@@ -128,8 +132,12 @@ class RedemptionCreateSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Length(min=1, max=600),
                             metadata={"description": "exactly what the QR carries, or the short code "
                                                      "(spaces and dashes ignored)"})
-    points = ma.fields.Integer(required=True, strict=True, validate=POINTS,
-                               metadata={"description": "points rung up; at most the voucher's face value"})
+    points = ma.fields.Integer(strict=True, validate=POINTS,
+                               metadata={"description": "points rung up; at most the voucher's face value "
+                                                        "(or give `items`)"})
+    items = shelf_schemas.basket_field("a basket from the shop's shelf instead of `points`: its points are the sum "
+                                       "(out_of_stock 409; household_limit_reached, stars_required, "
+                                       "item_unavailable 422)")
 
 
 ReceiptPageSchema = page_schema(ReceiptSchema, "ReceiptPage")

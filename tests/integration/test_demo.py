@@ -30,3 +30,18 @@ def test_the_demo_seeds_a_scored_history_every_login_works_and_a_second_seed_add
     db.session.commit()
 
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Posting)) == postings
+
+
+def test_the_demo_store_has_a_stocked_shelf_that_the_demo_resident_can_browse(app, client, db):
+    from pointsbank.shelf.services.stock import verify_stock
+
+    logins = {username: password for username, password, _ in demo.seed()}
+    db.session.commit()
+    token = client.post("/api/v1/auth/tokens", json={"username": "resident", "password": logins["resident"]}).json
+    shop_id = client.post("/api/v1/auth/tokens", json={"username": "cashier", "password": logins["cashier"]}
+                          ).json["user"]["shop_id"]
+    items = client.get(f"/api/v1/shops/{shop_id}/items", headers={"Authorization": f"Bearer {token['token']}"}).json
+    assert {item["name"]["zh"] for item in items} == {zh for zh, *_ in demo.SHELF}
+    rice = next(item for item in items if item["name"]["en"] == "Rice 5 kg")
+    assert (rice["stock"], rice["limit"], "eligible" in rice) == (10, {"period": "month", "count": 1}, True)
+    assert verify_stock().ok

@@ -166,3 +166,26 @@ def test_settle_refuses_a_quarter_that_has_not_ended(app, world, db, runner):
     assert "period_not_closed" in result.output
     assert _runs(db) == {}
     assert Q2.key == "2026Q2"
+
+
+def test_the_once_pass_also_sweeps_overdue_shelf_reservations(app, world, db):
+    from datetime import timedelta
+
+    from pointsbank import clock
+    from pointsbank.shelf.models import Reservation
+    from pointsbank.shelf.services import catalogue, reservations
+    from tests.integration.helpers_ledger import award
+    from tests.integration.helpers_round import user
+
+    award(world["alpha"], world["a1"], 20)
+    soap = catalogue.create_item(user(world, "staff_a2"), world["shop_a"], name={"zh": "肥皂"}, points=10, stock=4)
+    held = reservations.create_reservation(user(world, "resident_a1"), shop_id=world["shop_a"],
+                                           items=[{"item_id": soap["id"], "quantity": 2}])
+    db.session.commit()
+    at(app, clock.now() + timedelta(hours=app.config["RESERVATION_TTL_HOURS"], minutes=5))
+
+    RoundScheduler(app, now=lambda: app.config["CLOCK"]).run_once()
+
+    db.session.expire_all()
+    assert db.session.get(Reservation, held["id"]).status == "expired"
+    assert catalogue.get_item(user(world, "staff_a2"), soap["id"])["stock"] == 4
