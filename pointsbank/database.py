@@ -113,7 +113,10 @@ def _close_session(_error: BaseException | None) -> None:
     computed (a restart, a failover); SQLAlchemy has then already invalidated that connection and
     dropped it from the pool. Letting the error escape the teardown would turn a finished answer
     into a bare 500 from the WSGI server, so it is logged and the session is closed again — the
-    second close finds no transaction left and ends cleanly."""
+    second close finds no transaction left and ends cleanly. A request that never used the
+    session (or whose session holds no transaction) has nothing to close."""
+    if not db.session.registry.has() or not db.session().in_transaction():
+        return
     try:
         db.session.close()
     except sa_exc.DBAPIError as error:
@@ -267,6 +270,32 @@ def start_read_only() -> None:
 def _end_read_only(_error: BaseException | None) -> None:
     if g.pop("pb_read_only", False):
         _close_session(None)
+
+
+def ping() -> None:
+    """``SELECT 1`` on a pooled connection, outside the ORM session (the health check): on
+    PostgreSQL straight on the driver's connection in autocommit, so neither a transaction nor
+    the session's machinery is paid for a statement that needs neither. The connection goes back
+    to the pool transactional, as it came."""
+    raw = db.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if is_postgresql():
+            try:
+                driver.autocommit = True
+                driver.execute("SELECT 1")
+                driver.autocommit = False
+            except db.engine.dialect.loaded_dbapi.OperationalError as error:
+                # what SQLAlchemy would do on its own path: drop the connection, answer 503
+                raw.invalidate(error)
+                raise sa_exc.OperationalError("SELECT 1", None, error, connection_invalidated=True) from error
+        else:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            raw.rollback()
+    finally:
+        raw.close()
 
 
 def execute(statement: Any, params: Any = None) -> sa.CursorResult:

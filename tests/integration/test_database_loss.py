@@ -103,3 +103,21 @@ def test_a_use_case_whose_connection_dies_before_the_commit_is_run_again_and_com
 
     assert use_case() == 0
     assert len(attempts) == 2 and attempts[0] != attempts[1]
+
+
+@pytest.mark.postgres_only
+def test_the_health_check_on_a_pooled_connection_the_server_closed_answers_200_from_a_new_one(
+        app_config: dict[str, Any], app: Any) -> None:
+    served = create_app({**app_config, "TESTING": False})
+    client = served.test_client()
+    assert client.get("/healthz").status_code == 200
+    with served.app_context():
+        raw = db.engine.raw_connection()
+        pid = raw.driver_connection.info.backend_pid
+        raw.close()
+    _terminate([pid])
+    time.sleep(0.2)
+    # the checkout sees the closed socket and opens another connection: no failure at all
+    assert client.get("/healthz").status_code == 200
+    with served.app_context():
+        db.engine.dispose()
