@@ -137,14 +137,16 @@ class Gunicorn:
                "POINTSBANK_ENV": "production", **self.env}
         env.pop("POINTSBANK_CLOCK", None)
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-k", "gthread", "--threads", str(self.threads),
-             "--bind", f"127.0.0.1:{self.port}", "--keep-alive", "30", "--backlog", "2048",
-             "--log-level", "warning", "--graceful-timeout", "5", "pointsbank:create_app()"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         log.close()
         self.wait_ready(timeout)
         return self
+
+    def command(self) -> list[str]:
+        return [str(BIN / "gunicorn"), "-w", str(self.workers), "-k", "gthread", "--threads", str(self.threads),
+                "--bind", f"127.0.0.1:{self.port}", "--keep-alive", "30", "--backlog", "2048",
+                "--log-level", "warning", "--graceful-timeout", "5", "pointsbank:create_app()"]
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -186,6 +188,17 @@ class Gunicorn:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Granian(Gunicorn):
+    """The same app under granian (Rust HTTP server, WSGI interface): ``--workers`` processes of
+    ``--blocking-threads`` Python threads each, like gunicorn's ``-w``/``--threads``; for
+    comparing servers only (``bench/bench_servers.py``)."""
+
+    def command(self) -> list[str]:
+        return [str(BIN / "granian"), "--interface", "wsgi", "--factory", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(self.workers), "--blocking-threads", str(self.threads),
+                "--backlog", "2048", "--log-level", "warning", "--no-access-log", "pointsbank:create_app"]
 
 
 # --- HTTP ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Run every ``bench/bench_*.py`` against one seeded database and print one table.
+"""Run every ``bench/bench_*.py`` (and ``bench/overhead.py``) against one seeded database and print one table.
 
     python bench/run.py            # city scale: 200,000 households, 2,000 shops, 5,000,000 postings
     python bench/run.py --short    # 5,000 households, 50 shops, 100,000 postings; short measurements
@@ -32,13 +32,18 @@ from bench.seed import SCALES, Seeded, seed_scale  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: benchmarks that only read go first, on the pristine seed; the ones that write follow
-ORDER = ["verify", "balance", "qr", "award", "redeem", "basket", "import", "settlement"]
+ORDER = ["overhead", "verify", "balance", "servers", "qr", "award", "redeem", "basket", "import", "settlement"]
+
+
+def name_of(script: Path) -> str:
+    """``bench_award.py`` → ``award``; ``overhead.py`` (its own scratch database) → ``overhead``."""
+    return script.stem.removeprefix("bench_")
 
 
 def benchmarks(only: set[str] | None) -> list[Path]:
-    found = sorted(HERE.glob("bench_*.py"), key=lambda p: (ORDER.index(p.stem[6:]) if p.stem[6:] in ORDER
-                                                           else len(ORDER), p.stem))
-    return [p for p in found if only is None or p.stem[6:] in only]
+    found = sorted([*HERE.glob("bench_*.py"), HERE / "overhead.py"],
+                   key=lambda p: (ORDER.index(name_of(p)) if name_of(p) in ORDER else len(ORDER), p.stem))
+    return [p for p in found if only is None or name_of(p) in only]
 
 
 def options_of(script: Path) -> str:
@@ -50,7 +55,7 @@ def options_of(script: Path) -> str:
 
 
 def run_one(script: Path, url: str, args: argparse.Namespace, timeout: float) -> dict:
-    name = script.stem[6:]
+    name = name_of(script)
     help_text = options_of(script)
     with tempfile.NamedTemporaryFile(prefix=f"pointsbank_bench_{name}_", suffix=".json", delete=False) as tmp:
         json_path = tmp.name

@@ -14,8 +14,25 @@ from flask import Flask
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
+class PointsbankFlask(Flask):
+    """Flask, deciding once per hook (not on every call) that it is a plain function: Flask asks
+    ``inspect.iscoroutinefunction`` of every before/after/teardown hook and view on every request."""
+
+    def ensure_sync(self, func: Any) -> Any:
+        try:
+            return self._pb_sync[func]
+        except KeyError:
+            made = self._pb_sync[func] = super().ensure_sync(func)
+            return made
+        except (AttributeError, TypeError):  # not hashable, or before __init__ finished
+            if not hasattr(self, "_pb_sync"):
+                self._pb_sync: dict[Any, Any] = {}
+                return self.ensure_sync(func)
+            return super().ensure_sync(func)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)  # assets: the web blueprint
+    app = PointsbankFlask(__name__, instance_relative_config=True, static_folder=None)  # assets: the web blueprint
     from pointsbank import config as settings
 
     settings.load(app, config)

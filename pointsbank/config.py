@@ -28,6 +28,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "MAX_CONTENT_LENGTH": (16 * 1024 * 1024, "largest request body in bytes (uploads included)"),
     "DB_POOL_SIZE": (10, "database connections kept per process (PostgreSQL); at least gunicorn's --threads, "
                          "or connections beyond it are opened and closed per request"),
+    "DB_PREPARE_THRESHOLD": (1, "executions of a statement on a connection before psycopg prepares it on the server "
+                                "(PostgreSQL; prepared statements live per pooled connection, so keep the pool "
+                                "at least gunicorn's --threads)"),
     "DB_RETRIES": (5, "times a use case is retried on a PostgreSQL serialisation failure or deadlock"),
     "EVIDENCE_DIR": (None, "where evidence files are stored; default: `evidence/` in the instance folder"),
     "SESSION_COOKIE_SECURE": (False, "send the web session cookie over HTTPS only"),
@@ -71,9 +74,13 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # no pool_pre_ping: a round trip before every request's first statement. A pooled connection
+    # whose server went away is found at checkout without one (database.configure_engine), and a
+    # use case whose connection died before anything was committed is run again (unit_of_work).
+    engine_options: dict[str, Any] = {}
     if url.startswith("postgresql"):
-        engine_options.update(pool_size=int(app.config["DB_POOL_SIZE"]), max_overflow=10, pool_recycle=1800)
+        engine_options.update(pool_size=int(app.config["DB_POOL_SIZE"]), max_overflow=10, pool_recycle=1800,
+                              connect_args={"prepare_threshold": int(app.config["DB_PREPARE_THRESHOLD"])})
     else:
         engine_options["connect_args"] = {"timeout": 30, "check_same_thread": False}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)

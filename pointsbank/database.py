@@ -5,7 +5,10 @@
   begins ``IMMEDIATE`` so concurrent writers queue on the lock instead of failing late.
 * :func:`unit_of_work` is the edge of a use case (a request, a command, a job): it commits
   once, rolls back on any error, and re-runs the whole use case a bounded number of times on
-  PostgreSQL serialisation failures and deadlocks (40001, 40P01), then answers 503.
+  PostgreSQL serialisation failures and deadlocks (40001, 40P01), then answers 503; and once
+  more when its connection was lost before the commit (nothing was committed).
+* No ping before each checkout: a pooled connection the server closed is refused at checkout by
+  looking at its socket (:func:`_refuse_closed_by_server`, no round trip).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import select
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
@@ -68,9 +72,38 @@ def configure_engine(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
+        else:
+            event.listen(engine.pool, "checkout", _refuse_closed_by_server)
+            event.listen(engine.pool, "connect", _keep_prepared_statements)
     # registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse)
     app.teardown_appcontext(_close_session)
     app.teardown_request(_end_read_only)
+
+
+#: statements psycopg keeps prepared per connection (its default, 100, is fewer than the app's hot statements)
+PREPARED_MAX = 512
+
+
+def _keep_prepared_statements(dbapi_connection: Any, _record: Any) -> None:
+    if hasattr(dbapi_connection, "prepared_max"):
+        dbapi_connection.prepared_max = PREPARED_MAX
+
+
+def _refuse_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Instead of a ping (a round trip before every request's first statement): an idle pooled
+    connection has nothing to read, so a socket that is readable at checkout carries the server's
+    goodbye — a restart or a terminated backend sends its FATAL error and closes. Such a
+    connection is refused here (one ``poll`` system call, no round trip) and SQLAlchemy checks out
+    or opens another. A connection that dies after this check fails its statement instead, and
+    :func:`unit_of_work` runs the use case again."""
+    try:
+        fileno = dbapi_connection.fileno()
+    except Exception as error:  # closed already
+        raise sa_exc.DisconnectionError("the pooled connection is closed") from error
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        raise sa_exc.DisconnectionError("the server closed the pooled connection")
 
 
 def _close_session(_error: BaseException | None) -> None:
@@ -80,7 +113,10 @@ def _close_session(_error: BaseException | None) -> None:
     computed (a restart, a failover); SQLAlchemy has then already invalidated that connection and
     dropped it from the pool. Letting the error escape the teardown would turn a finished answer
     into a bare 500 from the WSGI server, so it is logged and the session is closed again — the
-    second close finds no transaction left and ends cleanly."""
+    second close finds no transaction left and ends cleanly. A request that never used the
+    session (or whose session holds no transaction) has nothing to close."""
+    if not db.session.registry.has() or not db.session().in_transaction():
+        return
     try:
         db.session.close()
     except sa_exc.DBAPIError as error:
@@ -140,8 +176,10 @@ def unit_of_work(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         attempts = int(current_app.config.get("DB_RETRIES", 5)) + 1
         for attempt in range(attempts):
+            committing = False
             try:
                 result = fn(*args, **kwargs)
+                committing = True
                 db.session.commit()
                 return result
             except DomainError as error:
@@ -151,13 +189,20 @@ def unit_of_work(fn: F) -> F:
                     db.session.rollback()
                 raise
             except sa_exc.DBAPIError as error:
-                db.session.rollback()
-                if not is_retryable(error) or attempt == attempts - 1:
+                _rollback_after(error)
+                # lost before the commit: nothing was committed, so the use case can run again on
+                # another connection; lost during the commit: it may have been, so it is not re-run
+                lost = is_connection_error(error) and not committing
+                if not (is_retryable(error) or lost) or attempt == attempts - 1:
                     if is_retryable(error):
                         log.warning("giving up after %d attempts: %s", attempts, sqlstate(error))
                         raise ServiceBusy(retry_after=1) from error
                     raise
                 retry_counter["retries"] += 1
+                if lost:
+                    log.info("connection lost before the commit, running the use case again: %s",
+                             str(error).splitlines()[0])
+                    continue
                 time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
             except BaseException:
                 db.session.rollback()
@@ -165,6 +210,17 @@ def unit_of_work(fn: F) -> F:
         raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _rollback_after(error: sa_exc.DBAPIError) -> None:
+    """Roll the session back after ``error``; on a lost connection the rollback itself can fail
+    (SQLAlchemy has invalidated the connection by then), and the session is closed instead."""
+    try:
+        db.session.rollback()
+    except sa_exc.DBAPIError as again:
+        if not is_connection_error(again):
+            raise
+        db.session.close()
 
 
 def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
@@ -217,6 +273,32 @@ def start_read_only() -> None:
 def _end_read_only(_error: BaseException | None) -> None:
     if g.pop("pb_read_only", False):
         _close_session(None)
+
+
+def ping() -> None:
+    """``SELECT 1`` on a pooled connection, outside the ORM session (the health check): on
+    PostgreSQL straight on the driver's connection in autocommit, so neither a transaction nor
+    the session's machinery is paid for a statement that needs neither. The connection goes back
+    to the pool transactional, as it came."""
+    raw = db.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if is_postgresql():
+            try:
+                driver.autocommit = True
+                driver.execute("SELECT 1")
+                driver.autocommit = False
+            except db.engine.dialect.loaded_dbapi.OperationalError as error:
+                # what SQLAlchemy would do on its own path: drop the connection, answer 503
+                raw.invalidate(error)
+                raise sa_exc.OperationalError("SELECT 1", None, error, connection_invalidated=True) from error
+        else:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            raw.rollback()
+    finally:
+        raw.close()
 
 
 def execute(statement: Any, params: Any = None) -> sa.CursorResult:

@@ -53,9 +53,15 @@ STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 CSRF_FAILED = _l("This form has expired or was not sent by this site. Please go back, reload the page and try again.")
 
 
+#: the headers as they are added when a response lacks them (compared by lower-case name)
+_MISSING = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+
+
 def add_security_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    # one pass over the response's headers, not a lookup per header (each missing one costs a
+    # KeyError inside werkzeug's ``setdefault``): this runs on every response
+    present = {key.lower() for key in response.headers.keys()}
+    response.headers.extend([(name, value) for key, name, value in _MISSING if key not in present])
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if g.get("user") is not None and response.mimetype == "text/html" and not request.path.startswith("/api/"):
