@@ -70,6 +70,7 @@ def _import_models() -> None:
     from pointsbank.auth import models as _auth  # noqa: F401
     from pointsbank.community import models as _community  # noqa: F401
     from pointsbank.ledger import models as _ledger  # noqa: F401
+    from pointsbank.offline import models as _offline  # noqa: F401
     from pointsbank.redeem import models as _redeem  # noqa: F401
     from pointsbank.regions import models as _regions  # noqa: F401
     from pointsbank.rules import models as _rules  # noqa: F401
@@ -91,7 +92,7 @@ def _locale() -> str:
 
 #: API blueprints (flask-smorest, under /api/v1), then plain Flask blueprints (pages, health)
 API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api",
-               "shelf.api")
+               "shelf.api", "offline.api")
 PAGE_MODULES = ("health", "web.views")
 
 

@@ -1,6 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from pointsbank.offline.schemas import OfflineSettingsSchema
 from pointsbank.pagination import CursorArgsSchema, page_schema
 
 CODE = [validate.Length(min=1, max=32),
@@ -58,6 +59,8 @@ class CommunitySettingsSchema(ma.Schema):
                                  "expire: points older than points_expire_years lapse at each year end (oldest first)"})
     points_expire_years = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50),
                                             metadata={"description": "with points_reset=expire: years points are kept"})
+    offline = ma.fields.Nested(OfflineSettingsSchema, metadata={
+        "description": "offline redemption at the counter (the shop without signal)"})
     best_families_count = ma.fields.Integer(validate=validate.Range(min=1, max=1000),
                                             metadata={"description": "households honoured as best families each year"})
     star_levels = ma.fields.List(
@@ -72,6 +75,9 @@ class CommunitySettingsSchema(ma.Schema):
 
 
 class CommunityCreateSchema(CommunitySettingsSchema):
+    class Meta:
+        exclude = ("offline",)  # set with PATCH once the community exists
+
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
     base_points = ma.fields.Integer(load_default=100, validate=validate.Range(min=0, max=1_000_000))
@@ -81,7 +87,14 @@ class CommunityCreateSchema(CommunitySettingsSchema):
     parent_region_id = ma.fields.Integer(allow_none=True)
 
 
+def _offline_settings(community):
+    from pointsbank.offline.services import settings_of
+
+    return settings_of(community.id)
+
+
 class CommunitySchema(CommunitySettingsSchema):
+    offline = ma.fields.Function(_offline_settings, metadata={"description": "offline redemption at the counter"})
     id = ma.fields.Integer(dump_only=True)
     code = ma.fields.String()
     region_id = ma.fields.Integer(allow_none=True)

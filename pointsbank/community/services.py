@@ -105,6 +105,10 @@ def community_by_code(code: str) -> Community:
 
 def update_community(actor: User, community_id: int, **changes: Any) -> Community:
     community = policy.community_for(actor, community_id, "admin")
+    if changes.get("offline") is not None:
+        from pointsbank.offline.services import update_settings
+
+        update_settings(actor, community.id, changes.pop("offline"))
     before = {k: getattr(community, k) for k in changes if k in COMMUNITY_SETTINGS}
     for key, value in changes.items():
         if key in COMMUNITY_SETTINGS and value is not None:

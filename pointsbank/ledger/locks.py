@@ -105,3 +105,19 @@ def lock(*, household_ids: Iterable[int] = (), shop: tuple[int, int] | None = No
     for start in range(0, len(ids), LOCK_CHUNK):
         rows += execute(_statement(dialect, "many", False, None), {"household_ids": ids[start:start + LOCK_CHUNK]})
     return Locks(rows)
+
+
+@functools.lru_cache(maxsize=2)
+def _accounts_by_id(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    return lock_for_update(sa.select(accounts.c.id).where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
+                           .order_by(accounts.c.id), dialect)
+
+
+def lock_accounts(account_ids: Iterable[int]) -> None:
+    """Lock these accounts in id order, whatever their owners (an offline sync holds a shop's
+    accounts in several communities and many households' before it posts several transactions;
+    each ``post`` then finds them already held)."""
+    ids = sorted(set(account_ids))
+    if ids:
+        execute(_accounts_by_id(dialect_name()), {"ids": ids}).all()

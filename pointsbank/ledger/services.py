@@ -32,7 +32,8 @@ from pointsbank import clock
 from pointsbank.errors import Conflict, NotFound, Unprocessable
 from pointsbank.database import UTCDateTime, dialect_name, execute, is_postgresql, lock_for_update, next_ids
 from pointsbank.extensions import db
-from pointsbank.ledger.locks import Locks, lock, locked_columns, next_transaction_id  # noqa: F401 (the ledger's API)
+from pointsbank.ledger.locks import (Locks, lock, lock_accounts, locked_columns,  # noqa: F401 (the ledger API)
+                                    next_transaction_id)
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
 SYSTEM_KINDS = ("issuance", "vouchers", "settled")

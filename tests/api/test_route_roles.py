@@ -110,6 +110,13 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/reservations/{missing}/qr.svg"): only(404, "admin", "admin_t2", "staff_a", "resident_a1",
                                                            "staff_b"),
     ("POST", "/api/v1/reservations/collect"): only(400, "cashier_a"),
+    # the shop without signal: devices, offline sync, double spends
+    ("GET", "/api/v1/shops/{shop_a}/devices"): only(200, "admin", "staff_a", "cashier_a", admin_t2=404, staff_b=404),
+    ("POST", "/api/v1/shops/{shop_a}/devices"): only(400, "admin", "admin_t2", "staff_a", "cashier_a", "staff_b"),
+    ("DELETE", "/api/v1/devices/{missing}"): only(404, "admin", "admin_t2", "staff_a", "cashier_a", "staff_b"),
+    ("POST", "/api/v1/redemptions/sync"): only(400, "cashier_a"),
+    ("GET", "/api/v1/communities/{alpha}/double-spends"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
+    ("POST", "/api/v1/double-spends/{missing}/settle"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
     # region rankings need ?period=; without it an allowed admin gets 400
     ("GET", "/api/v1/regions/{t1}/rankings"): only(400, "admin", "admin_t2"),
 }
