@@ -5,7 +5,8 @@ Each item is answered, in the order sent, with one of:
 
 * ``accepted`` — the voucher was open: exactly what an online redemption does (one ledger
   ``redemption``: escrow −face, shop +points, household +rest), the receipt dated ``redeemed_at``
-  so the shop's receipts and its quarter's settlement count it at the moment it happened;
+  so the shop's receipts and its quarter's settlement count it at the moment it happened — unless
+  the shop's statement for that quarter is already built: then at the sync, in the open quarter;
 * ``duplicate`` — this client id was taken already (by an earlier sync, or earlier in this
   batch): nothing moves, the answer says what it was (``original_status``);
 * ``double_spend`` — signed, in time and within the caps, but the voucher had been closed
@@ -53,6 +54,8 @@ from pointsbank.offline.services import DeviceNotFound, settings_of
 from pointsbank.redeem import redemptions, tokens
 from pointsbank.redeem.models import Shop, ShopPartnership, Voucher
 from pointsbank.redeem.services import VoucherCodeMalformed, VoucherForged
+from pointsbank.reports import periods
+from pointsbank.reports.models import SettlementStatement
 
 #: how far a phone's clock may run ahead of the server's
 CLOCK_SKEW = timedelta(minutes=5)
@@ -226,10 +229,11 @@ def _take(actor: User, item: dict[str, Any], shop: Any, voucher: Voucher, states
                              [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
                              actor_id=actor.id, reference=("voucher", voucher.id))
         value = point_values[community_id]
+        counted_at = _counted_at(community_id, shop.id, item["redeemed_at"])
         redemption_id = execute(redemptions._redemption_insert(), {
             "community_id": community_id, "voucher_id": voucher.id, "shop_id": shop.id, "cashier_id": actor.id,
             "points": points, "returned_points": returned, "point_value_fen": value, "value_fen": points * value,
-            "transaction_id": posted.transaction_id, "created_at": item["redeemed_at"], "reversed_at": None,
+            "transaction_id": posted.transaction_id, "created_at": counted_at, "reversed_at": None,
         }).scalar_one()
         execute(redemptions._voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
                                                "closed_at": item["redeemed_at"]})
@@ -281,6 +285,18 @@ def _lock_accounts(shop_id: int, community_ids: list[int], household_ids: set[in
             found[("household", household_id)] = account_id
     ledger.lock_accounts(found.values())
     return found
+
+
+def _counted_at(community_id: int, shop_id: int, redeemed_at: datetime) -> datetime:
+    """When the settlement counts a synced redemption: at ``redeemed_at``, unless the shop's
+    statement for that quarter is already built — then at the sync (the next open quarter takes
+    it), so a built statement's lines never gain a redemption its totals do not hold."""
+    timezone = db.session.scalar(sa.select(Community.timezone).where(Community.id == community_id))
+    period = periods.quarter_of(periods.local_date(redeemed_at, timezone)).key
+    built = db.session.scalar(sa.select(SettlementStatement.id).where(
+        SettlementStatement.community_id == community_id, SettlementStatement.shop_id == shop_id,
+        SettlementStatement.period == period))
+    return clock.now() if built is not None else redeemed_at
 
 
 def _held_offline(device: Device, since: datetime) -> list[tuple[datetime, datetime, int]]:

@@ -221,3 +221,20 @@ def test_a_revoked_device_is_refused_and_a_device_of_another_shop_is_not_found(c
 def test_a_malformed_sync_body_is_a_400(client, world, body):
     response = client.post("/api/v1/redemptions/sync", json=body, headers=world.headers("cashier_a"))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error"
+
+
+def test_a_redemption_synced_after_its_quarters_statement_was_built_is_counted_at_the_sync(client, world, db):
+    from pointsbank.reports.models import SettlementStatement
+
+    _enable(client, world)
+    give(world, "a1", 50)
+    voucher = issued(client, world, "resident_a1", 50)
+    device = _device(client, world)
+    db.session.add(SettlementStatement(community_id=world["alpha"], shop_id=world["shop_a"], period="2026Q2"))
+    db.session.commit()
+    at = NOW.replace(microsecond=0) - timedelta(hours=2)
+    assert _statuses(_sync(client, world.headers("cashier_a"), device["id"], [_item(voucher["token"], 30, at)])) == [
+        ("accepted", None)]
+    receipt = db.session.scalar(sa.select(Redemption).where(Redemption.voucher_id == voucher["id"]))
+    assert receipt.created_at == NOW and receipt.points == 30
+    assert shop_balance(world["alpha"], world["shop_a"]) == 30 and verify().ok
