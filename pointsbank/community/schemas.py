@@ -64,9 +64,9 @@ class CommunitySettingsSchema(ma.Schema):
     best_families_count = ma.fields.Integer(validate=validate.Range(min=1, max=1000),
                                             metadata={"description": "households honoured as best families each year"})
     star_levels = ma.fields.List(
-        ma.fields.Nested(StarLevelSchema), validate=[validate.Length(max=10), _increasing_levels],
+        ma.fields.Nested(StarLevelSchema), validate=[validate.Length(max=10), _increasing_levels], allow_none=True,
         metadata={"description": "star-rated households (星级文明户): [{stars, min_points}], increasing; "
-                                 "[] turns stars off"})
+                                 "[] or null: no stars"})
 
     @ma.validates_schema
     def _expiry_needs_years(self, data, **kwargs):

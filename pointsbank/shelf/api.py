@@ -147,7 +147,8 @@ class ShopStock(MethodView):
     @blp.arguments(StockQueryArgsSchema, location="query")
     @blp.response(200, StockStatementSchema)
     @blp.doc(responses={"200": {"description": "the statement as JSON, or with `format=csv|xlsx` as a file",
-                                "content": {"text/csv": {"schema": BINARY}, exports.XLSX_MIME: {"schema": BINARY}}}})
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StockStatement"}},
+                                            "text/csv": {"schema": BINARY}, exports.XLSX_MIME: {"schema": BINARY}}}})
     @errors(NOT_FOUND_SHOP, (400, "`invalid_period`: not a quarter like 2026Q3 or a year like 2026"))
     def get(self, args, shop_id):
         """The shop's stock statement for a quarter or a year: per item opening, in, out, loss, left, points taken."""
