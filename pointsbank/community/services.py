@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.community.freeze import frozen_view
 from pointsbank.community.models import Community, Grid, Household, Region, Resident
 from pointsbank.database import insert_or_conflict, execute
 from pointsbank.errors import Conflict, NotFound
@@ -163,25 +164,28 @@ def view_of(household: Household, balance: int, base_points: int) -> dict[str, A
         "grid": household.grid.name if household.grid else None,
         "residents": household.residents, "balance": balance, "base_points": base_points,
         "redeemable": max(0, balance - base_points),
+        "frozen": frozen_view(household.frozen_reason, household.frozen_note, household.frozen_at),
     }
 
 
 def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
     """A household with its balance: one statement for the household, its community's base, its
-    grid and its balance (then the scope check on that row), one for its residents (Core; no
-    ORM objects on a read that every resident's phone makes)."""
+    grid, its balance and its freeze (then the scope check on that row; a proxy's grant is asked
+    only when that says no), one for its residents (Core; no ORM objects on a read that every
+    resident's phone makes)."""
     if household_id is None:
         return None
     policy.require_role(actor, "admin", "staff", "grid_worker", "resident")
     row = execute(_household_view_statement(), {"household_id": household_id}).first()
     if row is None:
         raise NotFound()
-    policy.ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
+    policy.ensure_household_visible(actor, row.id, row.community_id, row.grid_id, proxy=True)
     residents = execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
     balance = int(row.balance or 0)
     return {"id": row.id, "community_id": row.community_id, "number": row.number, "head_name": row.head_name,
             "address": row.address, "grid": row.grid, "residents": residents, "balance": balance,
-            "base_points": row.base_points, "redeemable": max(0, balance - row.base_points)}
+            "base_points": row.base_points, "redeemable": max(0, balance - row.base_points),
+            "frozen": frozen_view(row.frozen_reason, row.frozen_note, row.frozen_at)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -192,7 +196,8 @@ def _household_view_statement() -> sa.Select:
                                                 Account.__table__)
     return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
                       households.c.head_name, households.c.address, communities.c.base_points,
-                      grids.c.name.label("grid"), accounts.c.balance)
+                      grids.c.name.label("grid"), accounts.c.balance, households.c.frozen_reason,
+                      households.c.frozen_note, households.c.frozen_at)
             .select_from(households.join(communities, communities.c.id == households.c.community_id)
                          .outerjoin(grids, grids.c.id == households.c.grid_id)
                          .outerjoin(accounts, accounts.c.household_id == households.c.id))
