@@ -48,7 +48,7 @@ assert set(REASON_LABELS) == set(FREEZE_REASONS)
 
 class HouseholdFrozen(Unprocessable):
     code = "household_frozen"
-    message = _l("Household %(number)s is frozen (%(reason)s): no points move for it until staff unfreeze it.")
+    message = _l("This household is frozen (%(reason)s): no points move for it until staff unfreeze it.")
 
 
 class HouseholdNotFrozen(Conflict):
@@ -69,7 +69,8 @@ def frozen_view(reason: str | None, note: str | None, frozen_at: datetime | None
 
 
 def refusal(number: str, reason: str, note: str | None, frozen_at: datetime | None) -> HouseholdFrozen:
-    return HouseholdFrozen(number=number, reason=label(reason),
+    """The refusal; its message and details never name the household (a cashier reads them too)."""
+    return HouseholdFrozen(reason=label(reason),
                            details={"reason": reason, "note": note,
                                     "frozen_at": frozen_at.isoformat() if frozen_at else None})
 

@@ -88,6 +88,15 @@ def grant_proxy(actor: User, household_id: int, *, user_id: int) -> dict[str, An
     return proxy_view(grant, user, household)
 
 
+def grant_proxy_by_username(actor: User, household_id: int, *, username: str) -> dict[str, Any]:
+    """:func:`grant_proxy` for the login staff type on the household page (its username)."""
+    policy.household_for(actor, household_id, "staff")
+    user_id = db.session.scalar(sa.select(User.id).where(User.username == username.strip()))
+    if user_id is None:
+        raise NotFound()
+    return grant_proxy(actor, household_id, user_id=user_id)
+
+
 def revoke_proxy(actor: User, household_id: int, user_id: int) -> None:
     household = policy.household_for(actor, household_id, "staff")
     grant = _open_grant(household, user_id)

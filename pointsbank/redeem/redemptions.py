@@ -153,6 +153,7 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
         raise VoucherNotFound()
     _match_signed(voucher, signed)
     ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
+    freeze.ensure_not_frozen(voucher.household_id)  # households: the confirm page says so, with the reason
     community = db.session.get(Community, voucher.community_id)
     return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
             "value_fen": voucher.points * community.point_value_fen, "shop_id": shop.id, "shop_name": shop.name}
