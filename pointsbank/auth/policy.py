@@ -187,8 +187,16 @@ def _note_proxy_use(actor: User, household_id: int, community_id: int) -> None:
 
 
 def proxy_uses() -> list[tuple[int, int, int]]:
-    """(proxy user id, household id, community id) of each household this request reached through a grant."""
-    return list(g.get("pb_proxy_uses", [])) if has_request_context() else []
+    """(proxy user id, household id, community id) of each household this request reached through
+    a grant; taken once (the list is emptied)."""
+    return list(g.pop("pb_proxy_uses", [])) if has_request_context() else []
+
+
+def forget_proxy_grants() -> None:
+    """At the start of a request: ``g`` outlives a request where an app context was already
+    pushed (tests, scripts), and a grant read by one request must not answer the next."""
+    g.pop("pb_proxy_grants", None)
+    g.pop("pb_proxy_uses", None)
 
 
 def household_for(actor: User, household_id: int, *roles: str, proxy: bool = False) -> Household:

@@ -11,6 +11,7 @@ from pointsbank.community.schemas import (CommunityCreateSchema, CommunitySchema
 from pointsbank.database import read_only, unit_of_work
 
 blp = Blueprint("community", __name__, url_prefix="/api/v1", description="Regions, communities and households")
+blp.before_app_request(policy.forget_proxy_grants)
 blp.after_app_request(proxies.audit_uses)  # every use of a proxy grant, audited with both names
 
 

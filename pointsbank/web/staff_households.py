@@ -23,7 +23,7 @@ from pointsbank.web.staff_blueprint import bp
 
 
 class FreezeForm(FlaskForm):
-    reason = SelectField(_l("Reason"), choices=[(r, freeze.REASON_LABELS[r]) for r in FREEZE_REASONS],
+    reason = SelectField(_l("Reason for freezing"), choices=[(r, freeze.REASON_LABELS[r]) for r in FREEZE_REASONS],
                          validators=[DataRequired()])
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=255)])
 
