@@ -44,6 +44,11 @@ class ProxyExists(Conflict):
     message = _l("This login is already a proxy for the household.")
 
 
+class LoginNotFound(NotFound):
+    code = "login_not_found"
+    message = _l("There is no login %(username)s in this community.")
+
+
 class ProxyNotFound(NotFound):
     code = "proxy_not_found"
     message = _l("This login is not a proxy for the household.")
@@ -90,10 +95,11 @@ def grant_proxy(actor: User, household_id: int, *, user_id: int) -> dict[str, An
 
 def grant_proxy_by_username(actor: User, household_id: int, *, username: str) -> dict[str, Any]:
     """:func:`grant_proxy` for the login staff type on the household page (its username)."""
-    policy.household_for(actor, household_id, "staff")
-    user_id = db.session.scalar(sa.select(User.id).where(User.username == username.strip()))
+    household = policy.household_for(actor, household_id, "staff")
+    user_id = db.session.scalar(sa.select(User.id).where(User.username == username.strip(),
+                                                         User.community_id == household.community_id))
     if user_id is None:
-        raise NotFound()
+        raise LoginNotFound(username=username.strip()[:64])
     return grant_proxy(actor, household_id, user_id=user_id)
 
 

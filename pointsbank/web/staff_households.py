@@ -10,6 +10,7 @@ from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from pointsbank.auth import policy
@@ -23,7 +24,7 @@ from pointsbank.web.staff_blueprint import bp
 
 
 class FreezeForm(FlaskForm):
-    reason = SelectField(_l("Reason for freezing"), choices=[(r, freeze.REASON_LABELS[r]) for r in FREEZE_REASONS],
+    reason = SelectField(_l("Reason for freezing"), choices=[SelectChoice(r, freeze.REASON_LABELS[r]) for r in FREEZE_REASONS],
                          validators=[DataRequired()])
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=255)])
 
