@@ -16,14 +16,22 @@ branch_labels = None
 depends_on = None
 
 
+FROZEN_REASON_CHECK = "frozen_reason IS NULL OR frozen_reason IN ('moved_away','deceased','under_review')"
+
+
 def upgrade():
-    with op.batch_alter_table('households', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('frozen_reason', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('frozen_note', sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_check_constraint(
-            op.f('ck_households_frozen_reason'),
-            "frozen_reason IS NULL OR frozen_reason IN ('moved_away','deceased','under_review')")
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite adds (and drops) the columns in place, the check on the column itself: a batch copy
+        # would drop the table every household row is referenced from (it fails with data present)
+        op.execute('ALTER TABLE households ADD COLUMN frozen_reason VARCHAR(16) '
+                   f'CONSTRAINT ck_households_frozen_reason CHECK ({FROZEN_REASON_CHECK})')
+        op.execute('ALTER TABLE households ADD COLUMN frozen_note VARCHAR(255)')
+        op.execute('ALTER TABLE households ADD COLUMN frozen_at DATETIME')
+    else:
+        op.add_column('households', sa.Column('frozen_reason', sa.String(length=16), nullable=True))
+        op.add_column('households', sa.Column('frozen_note', sa.String(length=255), nullable=True))
+        op.add_column('households', sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=True))
+        op.create_check_constraint(op.f('ck_households_frozen_reason'), 'households', FROZEN_REASON_CHECK)
 
     op.create_table('household_proxies',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -54,8 +62,11 @@ def downgrade():
                             postgresql_where=sa.text('revoked_at IS NULL'))
         batch_op.drop_index('ix_household_proxies_community_id_user_id')
     op.drop_table('household_proxies')
-    with op.batch_alter_table('households', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('ck_households_frozen_reason'), type_='check')
-        batch_op.drop_column('frozen_at')
-        batch_op.drop_column('frozen_note')
-        batch_op.drop_column('frozen_reason')
+    if op.get_bind().dialect.name == 'sqlite':
+        for column in ('frozen_at', 'frozen_note', 'frozen_reason'):  # in place (see upgrade)
+            op.execute(f'ALTER TABLE households DROP COLUMN {column}')
+    else:
+        op.drop_constraint(op.f('ck_households_frozen_reason'), 'households', type_='check')
+        op.drop_column('households', 'frozen_at')
+        op.drop_column('households', 'frozen_note')
+        op.drop_column('households', 'frozen_reason')
