@@ -82,7 +82,7 @@ def fairness(actor: User, community_id: int, period_key: str) -> dict[str, Any]:
     by_recorder: dict[int, list[sa.Row]] = defaultdict(list)
     for row in rows:
         by_recorder[row.recorded_by_id].append(row)
-    names = dict(db.session.execute(sa.select(User.id, User.username).where(User.id.in_(set(by_recorder) or {-1}))))
+    names = dict(db.session.execute(sa.select(User.id, User.username).where(User.id.in_(set(by_recorder) or {-1}))).all())
     grids = own_grids(community.id, set(by_recorder))
     recorders = []
     for user_id, own in by_recorder.items():
