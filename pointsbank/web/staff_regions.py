@@ -58,7 +58,7 @@ def region_dashboard() -> str:
     regions = dashboard.regions_in_scope(actor)
     period = _period(ZONE)
     view = dashboard.dashboard(actor, _region_id(regions), period)
-    bars = [Bar(t["period"], int(round(t["points_per_household"] * 100)), f"{t['points_per_household']:.2f}")
+    bars = [Bar(t["period"], max(0, int(round(t["points_per_household"] * 100))), f"{t['points_per_household']:.2f}")
             for t in view["trend"]]
     chart = bar_chart(bars, chart_id="trend-chart", title=_("Points per household by quarter"),
                       desc=_("; ").join(f"{b.label}: {b.text}" for b in bars),
