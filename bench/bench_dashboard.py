@@ -111,12 +111,14 @@ def seed(url: str, *, towns: int, communities: int, households: int, redemptions
             "CREATE UNLOGGED TABLE bench_plan AS SELECT g, g %% %(c)s AS ci, 1 + floor(random() * 40)::int AS points, "
             "%(first)s + random() * (%(last)s - %(first)s) AS created_at, random() < 0.01 AS reversed "
             "FROM generate_series(1, %(n)s) g", {"c": communities, "first": first, "last": last, "n": redemptions})
+        cur.execute("CREATE TABLE bench_h AS SELECT c.ci, min(h.id) AS household_id FROM households h "
+                    "JOIN bench_c c ON c.id = h.community_id GROUP BY c.ci")
         cur.execute("INSERT INTO vouchers (id, community_id, household_id, points, short_code, kid, status, "
                     "expires_at, issue_transaction_id, closing_transaction_id, created_at, closed_at) "
-                    "SELECT md5('dash' || p.g), c.id, (SELECT min(id) FROM households WHERE community_id = c.id), "
+                    "SELECT md5('dash' || p.g), c.id, h.household_id, "
                     "p.points, lpad(p.g::text, 13, '0'), 'bench', 'redeemed', p.created_at + interval '1 day', "
                     "t.transaction_id, t.transaction_id, p.created_at - interval '1 hour', p.created_at "
-                    "FROM bench_plan p JOIN bench_c c USING (ci) JOIN bench_tx t USING (ci)")
+                    "FROM bench_plan p JOIN bench_c c USING (ci) JOIN bench_h h USING (ci) JOIN bench_tx t USING (ci)")
         cur.execute("INSERT INTO redemptions (community_id, voucher_id, shop_id, cashier_id, points, returned_points, "
                     "point_value_fen, value_fen, transaction_id, created_at, reversed_at) "
                     "SELECT c.id, md5('dash' || p.g), s.shop_id, s.cashier_id, p.points, 0, 10, p.points * 10, "
@@ -144,7 +146,7 @@ def seed(url: str, *, towns: int, communities: int, households: int, redemptions
                                     quarter.key, str(day.year), abs(points), status, points, points, 0, "[]", False,
                                     admin, moment, moment))
                     count += 1
-        cur.execute("DROP TABLE bench_plan, bench_s, bench_tx, bench_rb, bench_c, bench_t")
+        cur.execute("DROP TABLE bench_plan, bench_s, bench_tx, bench_rb, bench_h, bench_c, bench_t")
         cur.execute("SET session_replication_role = DEFAULT")
     with connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
