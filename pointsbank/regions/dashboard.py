@@ -16,11 +16,12 @@ Per community under a region, for a period (a quarter ``2026Q3`` or a year ``202
 The trend is the region's figures by quarter: the quarters of a year, or the four quarters that
 end with the quarter asked for.
 
-One statement per figure family — households, records, redemptions, balances, trend of the
-records, trend of the redemptions — each over the whole subtree (``communities.region_id`` under
-the region's materialised ``path``), grouped by community: never a loop over communities. A
-period's bounds in each community's zone come from the few distinct zones of the subtree, as a
-``CASE`` in the statement (the only Python loop is over time zones).
+One statement per figure family — households; records by (community, quarter); redemptions by
+(community, quarter); balances — each over the whole subtree (``communities.region_id`` under
+the region's materialised ``path``): never a loop over communities. The trend's quarters include
+the one asked for, so the same rows give the period and the trend (a year adds one statement for
+its distinct participants). A quarter's bounds in each community's zone come from the few
+distinct zones of the subtree, as a ``CASE`` in the statement.
 
     >>> dashboard(admin_of_town, town.id, "2026Q3")["communities"][0]["participation"]
     0.6667
@@ -81,12 +82,6 @@ def _zones(under: sa.Select) -> list[str]:
     return list(db.session.scalars(sa.select(Community.timezone).where(Community.id.in_(under)).distinct()))
 
 
-def _in_period(period: periods.Period, zones: list[str]) -> Any:
-    """A redemption of a community inside the period's bounds in that community's zone."""
-    return sa.or_(sa.false(), *[sa.and_(Community.timezone == tz, Redemption.created_at >= period.bounds(tz)[0],
-                                        Redemption.created_at < period.bounds(tz)[1]) for tz in zones])
-
-
 def _awarded() -> Any:
     return sa.func.coalesce(sa.func.sum(sa.case((BehaviourRecord.points > 0, BehaviourRecord.points), else_=0)), 0)
 
@@ -95,23 +90,62 @@ def _deducted() -> Any:
     return sa.func.coalesce(sa.func.sum(sa.case((BehaviourRecord.points < 0, -BehaviourRecord.points), else_=0)), 0)
 
 
-def community_figures(under: sa.Select, period: periods.Period) -> list[dict[str, Any]]:
-    """The figures of every community in ``under`` for ``period``, ordered by code."""
-    households = dict(db.session.execute(
-        sa.select(Household.community_id, sa.func.count()).where(Household.community_id.in_(under))
-        .group_by(Household.community_id)).all())
-    records = {row.community_id: row for row in db.session.execute(
+def _records_by_quarter(under: sa.Select, quarters: list[periods.Period]) -> dict[tuple[int, str], Any]:
+    """(community, quarter) → participants, awarded, deducted: one statement, read in the order of
+    the covering index ``(community_id, quarter_key) INCLUDE (status, points, household_id)``."""
+    return {(row.community_id, row.quarter_key): row for row in db.session.execute(
+        sa.select(BehaviourRecord.community_id, BehaviourRecord.quarter_key,
+                  sa.func.count(sa.distinct(BehaviourRecord.household_id)).label("participants"),
+                  _awarded().label("awarded"), _deducted().label("deducted"))
+        .where(BehaviourRecord.community_id.in_(under), BehaviourRecord.quarter_key.in_([q.key for q in quarters]),
+               BehaviourRecord.status.in_(rankings.COUNTED))
+        .group_by(BehaviourRecord.community_id, BehaviourRecord.quarter_key))}
+
+
+def _records_of_year(under: sa.Select, period: periods.Period) -> dict[int, Any]:
+    """community → its figures of a year (participants are distinct over the year, not summed)."""
+    return {row.community_id: row for row in db.session.execute(
         sa.select(BehaviourRecord.community_id,
                   sa.func.count(sa.distinct(BehaviourRecord.household_id)).label("participants"),
                   _awarded().label("awarded"), _deducted().label("deducted"))
         .where(*rankings.counted_records(under, period)).group_by(BehaviourRecord.community_id))}
-    redeemed = {row.community_id: row for row in db.session.execute(
-        sa.select(Redemption.community_id, sa.func.count().label("count"),
+
+
+def _redemptions_by_quarter(under: sa.Select, quarters: list[periods.Period]) -> dict[tuple[int, str], Any]:
+    """(community, quarter) → count, points of the redemptions not reversed, each quarter in the
+    community's own zone (a ``CASE`` over the few zones of the subtree)."""
+    zones = _zones(under)
+    if not zones:
+        return {}
+    quarter = sa.case(*[(sa.and_(Community.timezone == tz, Redemption.created_at >= q.bounds(tz)[0],
+                                 Redemption.created_at < q.bounds(tz)[1]), q.key)
+                        for q in quarters for tz in zones], else_=None).label("quarter")
+    window = sa.or_(*[sa.and_(Community.timezone == tz, Redemption.created_at >= quarters[0].bounds(tz)[0],
+                              Redemption.created_at < quarters[-1].bounds(tz)[1]) for tz in zones])
+    return {(row.community_id, row.quarter): row for row in db.session.execute(
+        sa.select(Redemption.community_id, quarter, sa.func.count().label("count"),
                   sa.func.coalesce(sa.func.sum(Redemption.points), 0).label("points"))
         .join(Community, Community.id == Redemption.community_id)
-        .where(Redemption.community_id.in_(under), Redemption.reversed_at.is_(None),
-               _in_period(period, _zones(under)))
-        .group_by(Redemption.community_id))}
+        .where(Redemption.community_id.in_(under), Redemption.reversed_at.is_(None), window)
+        .group_by(Redemption.community_id, quarter))}
+
+
+def _figures(participants: int, awarded: int, deducted: int, households: int) -> dict[str, Any]:
+    return {"participants": participants, "participation": ratio(participants, households, 4),
+            "points_awarded": awarded, "points_deducted": deducted,
+            "points_per_household": ratio(awarded - deducted, households, 2)}
+
+
+def region_figures(under: sa.Select, period: periods.Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The figures of every community in ``under`` for ``period`` (ordered by code), and the trend
+    of the whole subtree by quarter. Statements: households, records by quarter (and for a year
+    its distinct participants), redemptions by quarter, balances, the communities themselves."""
+    quarters = trend_quarters(period)
+    households = dict(db.session.execute(
+        sa.select(Household.community_id, sa.func.count()).where(Household.community_id.in_(under))
+        .group_by(Household.community_id)).all())
+    records = _records_by_quarter(under, quarters)
+    redeemed = _redemptions_by_quarter(under, quarters)
     above_base = Account.balance - Community.base_points
     outstanding = dict(db.session.execute(
         sa.select(Account.community_id, sa.func.coalesce(sa.func.sum(
@@ -119,6 +153,9 @@ def community_figures(under: sa.Select, period: periods.Period) -> list[dict[str
         .join(Community, Community.id == Account.community_id)
         .where(Account.community_id.in_(under), Account.kind == "household")
         .group_by(Account.community_id)).all())
+    year = _records_of_year(under, period) if period.quarter is None else None
+    # a quarter is one of the trend's; a year is the sum of its four (its participants apart)
+    keys = [period.key] if period.quarter else [q.key for q in quarters]
     communities = db.session.execute(
         sa.select(Community.id, Community.code, Community.name, Community.point_value_fen,
                   Region.name.label("region"))
@@ -126,21 +163,42 @@ def community_figures(under: sa.Select, period: periods.Period) -> list[dict[str
     entries = []
     for c in communities:
         count = int(households.get(c.id, 0))
-        record = records.get(c.id)
-        awarded, deducted = (int(record.awarded), int(record.deducted)) if record else (0, 0)
-        participants = int(record.participants) if record else 0
-        redemption = redeemed.get(c.id)
+        if year is not None:
+            row = year.get(c.id)
+            participants, awarded, deducted = ((int(row.participants), int(row.awarded), int(row.deducted))
+                                               if row else (0, 0, 0))
+        else:
+            row = records.get((c.id, period.key))
+            participants, awarded, deducted = ((int(row.participants), int(row.awarded), int(row.deducted))
+                                               if row else (0, 0, 0))
+        spent = [redeemed[(c.id, k)] for k in keys if (c.id, k) in redeemed]
         points_outstanding = int(outstanding.get(c.id, 0))
         entries.append({
             "community_id": c.id, "code": c.code, "name": c.name, "region": c.region, "households": count,
-            "participants": participants, "participation": ratio(participants, count, 4),
-            "points_awarded": awarded, "points_deducted": deducted,
-            "points_per_household": ratio(awarded - deducted, count, 2),
-            "redemptions": int(redemption.count) if redemption else 0,
-            "redemption_points": int(redemption.points) if redemption else 0,
+            **_figures(participants, awarded, deducted, count),
+            "redemptions": sum(int(r.count) for r in spent), "redemption_points": sum(int(r.points) for r in spent),
             "points_outstanding": points_outstanding, "liability_fen": points_outstanding * int(c.point_value_fen),
         })
-    return entries
+    return entries, _trend(quarters, records, redeemed, sum(int(n) for n in households.values()))
+
+
+def _trend(quarters: list[periods.Period], records: dict, redeemed: dict, households: int) -> list[dict[str, Any]]:
+    """The subtree by quarter, summed from the (community, quarter) rows (a household belongs to
+    one community, so the communities' participants add up)."""
+    rows = []
+    for q in quarters:
+        of_quarter = [row for (_, key), row in records.items() if key == q.key]
+        spent = [row for (_, key), row in redeemed.items() if key == q.key]
+        rows.append({"period": q.key,
+                     **_figures(sum(int(r.participants) for r in of_quarter), sum(int(r.awarded) for r in of_quarter),
+                                sum(int(r.deducted) for r in of_quarter), households),
+                     "redemptions": sum(int(r.count) for r in spent),
+                     "redemption_points": sum(int(r.points) for r in spent)})
+    return rows
+
+
+def community_figures(under: sa.Select, period: periods.Period) -> list[dict[str, Any]]:
+    return region_figures(under, period)[0]
 
 
 def totals(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,53 +213,10 @@ def totals(entries: list[dict[str, Any]]) -> dict[str, Any]:
             **summed}
 
 
-def trend(under: sa.Select, period: periods.Period, households: int) -> list[dict[str, Any]]:
-    """The region's records and redemptions by quarter (two statements, grouped by quarter)."""
-    quarters = trend_quarters(period)
-    keys = [q.key for q in quarters]
-    records = {row.quarter_key: row for row in db.session.execute(
-        sa.select(BehaviourRecord.quarter_key,
-                  sa.func.count(sa.distinct(BehaviourRecord.household_id)).label("participants"),
-                  _awarded().label("awarded"), _deducted().label("deducted"))
-        .where(BehaviourRecord.community_id.in_(under), BehaviourRecord.quarter_key.in_(keys),
-               BehaviourRecord.status.in_(rankings.COUNTED))
-        .group_by(BehaviourRecord.quarter_key))}
-    zones = _zones(under)
-    quarter_of = sa.case(*[(sa.and_(Community.timezone == tz, Redemption.created_at >= q.bounds(tz)[0],
-                                    Redemption.created_at < q.bounds(tz)[1]), q.key)
-                           for q in quarters for tz in zones], else_=None).label("quarter") if zones else None
-    redeemed: dict[str, Any] = {}
-    if quarter_of is not None:
-        first, last = quarters[0], quarters[-1]
-        window = sa.or_(*[sa.and_(Community.timezone == tz, Redemption.created_at >= first.bounds(tz)[0],
-                                  Redemption.created_at < last.bounds(tz)[1]) for tz in zones])
-        redeemed = {row.quarter: row for row in db.session.execute(
-            sa.select(quarter_of, sa.func.count().label("count"),
-                      sa.func.coalesce(sa.func.sum(Redemption.points), 0).label("points"))
-            .join(Community, Community.id == Redemption.community_id)
-            .where(Redemption.community_id.in_(under), Redemption.reversed_at.is_(None), window)
-            .group_by(quarter_of))}
-    rows = []
-    for key in keys:
-        record, redemption = records.get(key), redeemed.get(key)
-        awarded, deducted = (int(record.awarded), int(record.deducted)) if record else (0, 0)
-        participants = int(record.participants) if record else 0
-        rows.append({"period": key, "participants": participants,
-                     "participation": ratio(participants, households, 4),
-                     "points_awarded": awarded, "points_deducted": deducted,
-                     "points_per_household": ratio(awarded - deducted, households, 2),
-                     "redemptions": int(redemption.count) if redemption else 0,
-                     "redemption_points": int(redemption.points) if redemption else 0})
-    return rows
-
-
 def region_view(region: Region, period: periods.Period) -> dict[str, Any]:
-    under = subtree(region)
-    entries = community_figures(under, period)
-    summed = totals(entries)
+    entries, trend = region_figures(subtree(region), period)
     return {"period": period.key, "region_id": region.id, "code": region.code, "name": region.name,
-            "kind": region.kind, "communities": entries, "totals": summed,
-            "trend": trend(under, period, summed["households"])}
+            "kind": region.kind, "communities": entries, "totals": totals(entries), "trend": trend}
 
 
 def dashboard(actor: User, region_id: int, period_key: str) -> dict[str, Any]:

@@ -152,12 +152,13 @@ def _expected(county, period, codes=None):
     for code, village in county.villages.items():
         if codes is not None and code not in codes:
             continue
-        counted = [r for r in county.records if r["village"] == code and r["quarter"] == period and r["counted"]]
+        counted = [r for r in county.records if r["village"] == code and r["quarter"].startswith(period)
+                   and r["counted"]]
         awarded = sum(r["points"] for r in counted if r["points"] > 0)
         deducted = -sum(r["points"] for r in counted if r["points"] < 0)
         participants = len({r["household"] for r in counted})
         households = len(village["households"])
-        redemptions = [r for r in county.redemptions if r["village"] == code] if period == "2026Q3" else []
+        redemptions = [r for r in county.redemptions if r["village"] == code] if period in ("2026Q3", "2026") else []
         outstanding = sum(county.client.get(f"/api/v1/households/{h}", headers=county.admin).get_json()["redeemable"]
                           for h in village["households"])
         rows[code] = {"community_id": village["id"], "households": households, "participants": participants,
@@ -209,6 +210,13 @@ def test_a_past_quarter_counts_its_own_records_and_no_redemption(client, county)
     body = _dashboard(client, county, "county", "2026Q2").get_json()
 
     assert {c["code"]: _figures(c) for c in body["communities"]} == _expected(county, "2026Q2")
+
+
+def test_a_years_dashboard_counts_each_household_once_over_its_quarters(client, county):
+    body = _dashboard(client, county, "county", "2026").get_json()
+
+    assert {c["code"]: _figures(c) for c in body["communities"]} == _expected(county, "2026")
+    assert [t["period"] for t in body["trend"]] == ["2026Q1", "2026Q2", "2026Q3", "2026Q4"]
 
 
 def test_a_town_admin_sees_only_its_villages_and_another_towns_region_is_not_found(client, county):
