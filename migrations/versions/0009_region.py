@@ -1,4 +1,5 @@
-"""the town and the county: spot checks of posted records (fair scoring)
+"""the town and the county: spot checks of posted records (fair scoring), and the household in the
+key of the quarter's records index (the dashboard counts households per quarter in index order)
 
 Revision ID: 0009_region
 Revises: 0008_offline
@@ -54,8 +55,18 @@ def upgrade():
     with op.batch_alter_table('spot_check_items', schema=None) as batch_op:
         batch_op.create_index('ix_spot_check_items_community_id_record_id', ['community_id', 'record_id'], unique=False)
 
+    with op.batch_alter_table('behaviour_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_behaviour_records_community_id_quarter_key')
+        batch_op.create_index('ix_behaviour_records_community_id_quarter_key',
+                              ['community_id', 'quarter_key', 'household_id'], unique=False,
+                              postgresql_include=['status', 'points'])
+
 
 def downgrade():
+    with op.batch_alter_table('behaviour_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_behaviour_records_community_id_quarter_key')
+        batch_op.create_index('ix_behaviour_records_community_id_quarter_key', ['community_id', 'quarter_key'],
+                              unique=False, postgresql_include=['status', 'points', 'household_id'])
     with op.batch_alter_table('spot_check_items', schema=None) as batch_op:
         batch_op.drop_index('ix_spot_check_items_community_id_record_id')
     op.drop_table('spot_check_items')

@@ -91,15 +91,21 @@ def _deducted() -> Any:
 
 
 def _records_by_quarter(under: sa.Select, quarters: list[periods.Period]) -> dict[tuple[int, str], Any]:
-    """(community, quarter) → participants, awarded, deducted: one statement, read in the order of
-    the covering index ``(community_id, quarter_key) INCLUDE (status, points, household_id)``."""
-    return {(row.community_id, row.quarter_key): row for row in db.session.execute(
-        sa.select(BehaviourRecord.community_id, BehaviourRecord.quarter_key,
-                  sa.func.count(sa.distinct(BehaviourRecord.household_id)).label("participants"),
+    """(community, quarter) → participants, awarded, deducted: one statement in two steps, each a
+    stream in the order of the index ``(community_id, quarter_key, household_id) INCLUDE (status,
+    points)`` — per household first, then per community and quarter (no sort, no DISTINCT)."""
+    per_household = (
+        sa.select(BehaviourRecord.community_id, BehaviourRecord.quarter_key, BehaviourRecord.household_id,
                   _awarded().label("awarded"), _deducted().label("deducted"))
         .where(BehaviourRecord.community_id.in_(under), BehaviourRecord.quarter_key.in_([q.key for q in quarters]),
                BehaviourRecord.status.in_(rankings.COUNTED))
-        .group_by(BehaviourRecord.community_id, BehaviourRecord.quarter_key))}
+        .group_by(BehaviourRecord.community_id, BehaviourRecord.quarter_key, BehaviourRecord.household_id)
+        .subquery())
+    return {(row.community_id, row.quarter_key): row for row in db.session.execute(
+        sa.select(per_household.c.community_id, per_household.c.quarter_key,
+                  sa.func.count().label("participants"), sa.func.sum(per_household.c.awarded).label("awarded"),
+                  sa.func.sum(per_household.c.deducted).label("deducted"))
+        .group_by(per_household.c.community_id, per_household.c.quarter_key))}
 
 
 def _records_of_year(under: sa.Select, period: periods.Period) -> dict[int, Any]:
