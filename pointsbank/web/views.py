@@ -32,7 +32,9 @@ BLUEPRINT_MODULES = (
 #: the modules that attach their routes to a blueprint module's ``bp``, imported before it is registered
 ROUTE_MODULES = {
     "pointsbank.web.staff_blueprint": ("pointsbank.web.staff_views", "pointsbank.web.staff_records",
-                                       "pointsbank.web.staff_queues", "pointsbank.web.staff_admin"),
+                                       "pointsbank.web.staff_queues", "pointsbank.web.staff_admin",
+                                       "pointsbank.web.staff_regions"),
+    "pointsbank.web.notice_views": ("pointsbank.web.region_board",),
 }
 
 
