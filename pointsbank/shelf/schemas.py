@@ -222,3 +222,8 @@ class MostRedeemedSchema(ma.Schema):
     community_id = ma.fields.Integer()
     period = ma.fields.String()
     items = ma.fields.List(ma.fields.Nested(MostRedeemedItemSchema))
+
+
+class ShelfSettingsSchema(ma.Schema):
+    board_most_redeemed = ma.fields.Boolean(metadata={
+        "description": "the notice board (page and export) shows the goods the households took most in its period"})
