@@ -178,7 +178,7 @@ class StockStatementLineSchema(ma.Schema):
     is_unlimited = ma.fields.Boolean()
     opening = ma.fields.Integer(allow_none=True, metadata={"description": "stock at the start of the period"})
     stock_in = ma.fields.Integer(data_key="in", metadata={"description": "deliveries, donations, counts that found more"})
-    out = ma.fields.Integer(metadata={"description": "redemptions and reservations, net of released reservations"})
+    out = ma.fields.Integer(metadata={"description": "redemptions and reservations, net of released reservations and reversed baskets"})
     loss = ma.fields.Integer(metadata={"description": "losses and counts that found less"})
     left = ma.fields.Integer(allow_none=True, metadata={"description": "stock at the end of the period"})
     quantity = ma.fields.Integer(metadata={"description": "units redeemed (redemptions not reversed)"})
