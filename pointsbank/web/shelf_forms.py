@@ -9,12 +9,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-LIMIT_CHOICES = [("", _l("No limit")), ("month", _l("per month")), ("quarter", _l("per quarter")),
-                 ("year", _l("per year"))]
-REASON_CHOICES = [("delivery", _l("Delivery")), ("donation", _l("Donation")), ("loss", _l("Loss")),
-                  ("count", _l("Count"))]
+LIMIT_CHOICES = [SelectChoice("", _l("No limit")), SelectChoice("month", _l("per month")),
+                 SelectChoice("quarter", _l("per quarter")), SelectChoice("year", _l("per year"))]
+REASON_CHOICES = [SelectChoice("delivery", _l("Delivery")), SelectChoice("donation", _l("Donation")),
+                  SelectChoice("loss", _l("Loss")), SelectChoice("count", _l("Count"))]
 _NUMBER = {"inputmode": "numeric", "autocomplete": "off"}
 
 
