@@ -159,4 +159,47 @@ def test_a_cashier_rings_up_a_basket_by_tapping_items(e2e_server, chromium, phon
     expect(cashier.locator(f"#qty-{goods['thermos']}")).to_have_value("2")
     visits.check(cashier, "shelf-basket-refused", both_languages=False)
     assert _stock(e2e_server, goods["thermos"]) == thermos_before
+    # the same refusal in English: the basket kept, sent again
+    cashier.goto("/shop/basket?lang=en")
+    cashier.locator(f'li[data-item-id="{goods["thermos"]}"] [data-tap]').click()
+    cashier.locator(f'li[data-item-id="{goods["thermos"]}"] [data-tap]').click()
+    cashier.fill("#code", second)
+    with cashier.expect_navigation():
+        cashier.locator("#basket-submit").click()
+    expect(cashier.locator("#refusal")).to_contain_text("Not enough left of: Thermos.")
+    visits.check(cashier, "shelf-basket-refused", both_languages=False)
+    phones.assert_clean()
+
+
+def test_a_store_manager_counts_an_item_and_reads_the_packing_list_and_the_stock_statement(
+        e2e_server, chromium, phones, goods):
+    visits = phones.visits
+    staff = phones.log_in(chromium, "staff_a")
+    with staff.expect_navigation():
+        staff.locator('nav.subnav a[href="/staff/shelf"]').click()
+    visits.check(staff, "shelf-staff-shops")
+    with staff.expect_navigation():
+        staff.locator("#shelf-shops a").first.click()
+    expect(staff.locator("#shelf-items")).to_contain_text("肥皂")
+    visits.check(staff, "shelf-staff-items")
+
+    with staff.expect_navigation():
+        staff.locator(f'#shelf-items tr[data-item-id="{goods["soap"]}"] a').click()
+    visits.check(staff, "shelf-staff-item")
+    on_books = _stock(e2e_server, goods["soap"])
+    staff.select_option("#reason", "count")
+    staff.fill("#change", str(on_books - 1))
+    with staff.expect_navigation():
+        staff.locator("#stock-form button[type=submit]").click()
+    expect(staff.locator(".flash-success")).to_contain_text("与账面相差 -1")
+    expect(staff.locator("#item-stock")).to_have_text(str(on_books - 1))
+
+    with staff.expect_navigation():
+        staff.locator("nav.filters a", has_text="待备货的预约").click()
+    visits.check(staff, "shelf-staff-reservations")
+    with staff.expect_navigation():
+        staff.locator("nav.filters a", has_text="库存报表").click()
+    expect(staff.locator("#stock-statement")).to_contain_text("肥皂")
+    expect(staff.locator("#export-xlsx")).to_be_visible()
+    visits.check(staff, "shelf-staff-statement")
     phones.assert_clean()
