@@ -176,7 +176,8 @@ def prepare(app, households: int) -> tuple[int, list[str]]:
     from pointsbank.auth.services import create_user
     from pointsbank.community import services as community
     from pointsbank.database import unit_of_work
-    from pointsbank.rules import household_import, services as books
+    from pointsbank.community import household_import
+    from pointsbank.rules import services as books
 
     code = f"bench_import_{os.getpid()}"
     created = unit_of_work(community.create_community)(None, code=code, name="导入基准村", base_points=100)

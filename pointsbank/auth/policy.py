@@ -5,7 +5,8 @@ Two layers, both here:
 * **roles per route** — ``@allow("admin", "staff")`` on an API method declares which roles may
   call it; the request hook refuses every other role with 403 before the body is parsed, and
   an anonymous caller with 401 (``@public`` opts a route out);
-* **scope per object** — ``community_for(actor, id)``, ``household_for(actor, id)`` … load an
+* **scope per object** — ``community_for(actor, id)``, ``household_in_scope(actor, id)`` (the one
+  reader of a household, and its named variants ``household_for``, ``household_ref``) … load an
   object only if it lies in the caller's scope and answer 404 otherwise, so nobody learns
   whether another community's household exists.
 
@@ -136,12 +137,33 @@ def _household_visible(actor: User, household_id: int, community_id: int, grid_i
     return False  # cashiers never see households
 
 
-def household_for(actor: User, household_id: int, *roles: str) -> Household:
-    require_role(actor, *(roles or ("admin", "staff", "grid_worker", "resident")))
-    household = db.session.get(Household, household_id)
-    if household is None or not household_visible(actor, household):
+#: who may read a household at all (each in its scope); a reader narrows it with ``roles``
+HOUSEHOLD_READERS = ("admin", "staff", "grid_worker", "resident")
+
+
+def household_in_scope(actor: User, household_id: int, *roles: str,
+                       read: Callable[[int], Any] | None = None) -> Any:
+    """The one reader of a household in the caller's scope: ``actor`` must have one of ``roles``
+    (default :data:`HOUSEHOLD_READERS`; 403 otherwise), and the household must exist and be in
+    its scope (404 otherwise, whichever it is). ``read(household_id)`` reads it — an ORM
+    ``Household`` or any row with ``id``, ``community_id`` and ``grid_id`` — or None; it is
+    returned as read. Named variants: :func:`household_for` (the ORM object),
+    :func:`household_ref` (one Core statement, for the hot paths), and
+    :func:`pointsbank.community.services.household_view` (with its balance, for the pages)."""
+    require_role(actor, *(roles or HOUSEHOLD_READERS))
+    found = (read or _read_ref)(household_id)
+    if found is None or not _household_visible(actor, found.id, found.community_id, found.grid_id):
         raise NotFound()
-    return household
+    return found
+
+
+def household_for(actor: User, household_id: int, *roles: str) -> Household:
+    """:func:`household_in_scope`, read as the ORM object."""
+    return household_in_scope(actor, household_id, *roles, read=_read_object)
+
+
+def _read_object(household_id: int) -> Household | None:
+    return db.session.get(Household, household_id)
 
 
 @dataclass(frozen=True)
@@ -168,15 +190,14 @@ def _household_ref_statement() -> sa.Select:
             .where(households.c.id == sa.bindparam("household_id")))
 
 
+def _read_ref(household_id: int) -> Any:
+    return execute(_household_ref_statement(), {"household_id": household_id}).first()
+
+
 def household_ref(actor: User, household_id: int, *roles: str) -> HouseholdRef:
-    """:func:`household_for` without loading the ORM objects: the same roles, the same scope
-    (404 outside it), the same answers."""
-    require_role(actor, *(roles or ("admin", "staff", "grid_worker", "resident")))
-    row = execute(_household_ref_statement(), {"household_id": household_id}).first()
-    if row is None:
-        raise NotFound()
-    ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
-    return HouseholdRef(*row)
+    """:func:`household_in_scope` without loading the ORM objects (:class:`HouseholdRef`): the
+    same roles, the same scope (404 outside it), the same answers."""
+    return HouseholdRef(*household_in_scope(actor, household_id, *roles, read=_read_ref))
 
 
 def ensure_household_visible(actor: User, household_id: int, community_id: int, grid_id: int | None) -> None:
@@ -205,8 +226,59 @@ class ConflictOfInterest(Forbidden):
 
 def ensure_not_own_household(actor: User, household_id: int) -> None:
     """Staff cannot award, adjust or approve points for a household they belong to."""
-    if actor.household_id is not None and actor.household_id == household_id:
+    if _own_household(actor, household_id):
         raise ConflictOfInterest()
+
+
+# --- four eyes: who may decide ------------------------------------------------------------
+# The services refuse with these reasons, and the pages ask the same functions (template
+# globals) to say why a button is disabled: no template re-implements a four-eyes rule.
+
+def record_decision_refusal(actor: User, record: Any, approvers: Iterable[int] | None = None) -> str | None:
+    """Why ``actor`` may not decide (approve or reject) this pending behaviour record, or None:
+    ``staff_only``; ``second_person_required`` (they recorded it); ``conflict_of_interest``
+    (their own household); with ``approvers`` (who approved it so far) also ``already_approved``."""
+    if actor.role != "staff":
+        return "staff_only"
+    if record.recorded_by_id == actor.id:
+        return "second_person_required"
+    if _own_household(actor, record.household_id):
+        return "conflict_of_interest"
+    if approvers is not None and actor.id in approvers:
+        return "already_approved"
+    return None
+
+
+def objection_decision_refusal(actor: User, objection: Any, record: Any | None) -> str | None:
+    """Why ``actor`` may not resolve this open objection (against ``record``), or None:
+    ``staff_only``; ``objector_cannot_resolve`` (they raised it); ``conflict_of_interest``."""
+    if actor.role != "staff":
+        return "staff_only"
+    if objection.raised_by_id == actor.id:
+        return "objector_cannot_resolve"
+    if record is not None and _own_household(actor, record.household_id):
+        return "conflict_of_interest"
+    return None
+
+
+def adjustment_decision_refusal(actor: User, adjustment: Any) -> str | None:
+    """Why ``actor`` may not approve this pending adjustment, or None: ``staff_only``;
+    ``second_person_required`` (they requested it); ``conflict_of_interest``."""
+    if actor.role != "staff":
+        return "staff_only"
+    if adjustment.requested_by_id == actor.id:
+        return "second_person_required"
+    if _own_household(actor, adjustment.household_id):
+        return "conflict_of_interest"
+    return None
+
+
+#: the predicates the pages call, registered as template globals by the web package
+DECISION_PREDICATES = (record_decision_refusal, objection_decision_refusal, adjustment_decision_refusal)
+
+
+def _own_household(actor: User, household_id: int | None) -> bool:
+    return actor.household_id is not None and actor.household_id == household_id
 
 
 def view_method(view: Any, method: str) -> Any:

@@ -161,31 +161,36 @@ def create_household(actor: User | None, community_id: int, *, number: str, head
 
 
 def view_of(household: Household, balance: int, base_points: int) -> dict[str, Any]:
+    """:func:`household_dict` of a household already read as an ORM object (a list, a creation)."""
+    return household_dict(household, grid=household.grid.name if household.grid else None,
+                          residents=household.residents, balance=balance, base_points=base_points)
+
+
+def household_dict(household: Any, *, grid: str | None, residents: Any, balance: int,
+                   base_points: int) -> dict[str, Any]:
+    """The one shape of a household with its balance, as the API and the pages show it."""
     return {
         "id": household.id, "community_id": household.community_id, "number": household.number,
-        "head_name": household.head_name, "address": household.address,
-        "grid": household.grid.name if household.grid else None,
-        "residents": household.residents, "balance": balance, "base_points": base_points,
+        "head_name": household.head_name, "address": household.address, "grid": grid,
+        "residents": residents, "balance": balance, "base_points": base_points,
         "redeemable": max(0, balance - base_points),
     }
 
 
 def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
-    """A household with its balance: one statement for the household, its community's base, its
-    grid and its balance (then the scope check on that row), one for its residents (Core; no
-    ORM objects on a read that every resident's phone makes)."""
+    """A household in scope with its balance: :func:`pointsbank.auth.policy.household_in_scope`
+    reading one statement for the household, its community's base, its grid and its balance,
+    then one for its residents (Core; no ORM objects on a read that every resident's phone makes)."""
     if household_id is None:
         return None
-    policy.require_role(actor, "admin", "staff", "grid_worker", "resident")
-    row = execute(_household_view_statement(), {"household_id": household_id}).first()
-    if row is None:
-        raise NotFound()
-    policy.ensure_household_visible(actor, row.id, row.community_id, row.grid_id)
+    row = policy.household_in_scope(actor, household_id, read=_read_view_row)
     residents = execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
-    balance = int(row.balance or 0)
-    return {"id": row.id, "community_id": row.community_id, "number": row.number, "head_name": row.head_name,
-            "address": row.address, "grid": row.grid, "residents": residents, "balance": balance,
-            "base_points": row.base_points, "redeemable": max(0, balance - row.base_points)}
+    return household_dict(row, grid=row.grid, residents=residents, balance=int(row.balance or 0),
+                          base_points=row.base_points)
+
+
+def _read_view_row(household_id: int) -> Any:
+    return execute(_household_view_statement(), {"household_id": household_id}).first()
 
 
 @functools.lru_cache(maxsize=1)

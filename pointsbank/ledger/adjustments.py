@@ -61,9 +61,10 @@ def _pending(actor: User, adjustment_id: int) -> Adjustment:
 
 def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
     adjustment = _pending(actor, adjustment_id)
-    if adjustment.requested_by_id == actor.id:
-        raise SecondPersonRequired()
-    policy.ensure_not_own_household(actor, adjustment.household_id)
+    refusal = policy.adjustment_decision_refusal(actor, adjustment)
+    if refusal is not None:
+        raise {"second_person_required": SecondPersonRequired, "conflict_of_interest": policy.ConflictOfInterest}[
+            refusal]()
     adjustment.approved_by_id = actor.id
     _post(actor, adjustment)
     audit.record(actor, "adjustment.approve", community_id=adjustment.community_id, target=adjustment,

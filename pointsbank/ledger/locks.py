@@ -13,11 +13,12 @@ lock statement over ``accounts`` or selects its columns for one.
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
 from pointsbank.database import dialect_name, execute, lock_for_update, next_id_column
+from pointsbank.extensions import db
 from pointsbank.ledger.models import Account, LedgerTransaction
 
 #: household accounts locked per statement when many are locked at once (a bulk import)
@@ -105,6 +106,46 @@ def lock(*, household_ids: Iterable[int] = (), shop: tuple[int, int] | None = No
     for start in range(0, len(ids), LOCK_CHUNK):
         rows += execute(_statement(dialect, "many", False, None), {"household_ids": ids[start:start + LOCK_CHUNK]})
     return Locks(rows)
+
+
+def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
+    """Lock the households' ledger accounts in id order (:func:`lock`) and return household
+    id → the locked row, which ``post`` takes as ``locked`` instead of locking again."""
+    return lock(household_ids=household_ids).households
+
+
+@functools.lru_cache(maxsize=2)
+def _by_id(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    stmt = (sa.select(*locked_columns(dialect))
+            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    return lock_for_update(stmt, dialect, of=accounts)
+
+
+def lock_by_id(account_ids: Sequence[int]) -> list[Any]:
+    """Lock these accounts (ids ascending) in id order and draw the next transaction's id: what
+    ``post`` sends when its caller did not :func:`lock` the accounts first. Rows as :func:`lock`'s."""
+    return execute(_by_id(dialect_name()), {"ids": account_ids}).all()
+
+
+@functools.lru_cache(maxsize=2)
+def _heads_by_id(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    stmt = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
+                      accounts.c.last_hash)
+            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    return lock_for_update(stmt, dialect, of=accounts)
+
+
+def lock_many(account_ids: Iterable[int], chunk: int = LOCK_CHUNK) -> list[Any]:
+    """Lock many accounts in id order, ``chunk`` per statement, drawing no id (``post_many``
+    draws its transactions' ids at once): rows of id, community_id, kind, balance, last_hash."""
+    ids = sorted(set(account_ids))
+    statement = _heads_by_id(dialect_name())
+    rows: list[Any] = []
+    for start in range(0, len(ids), chunk):
+        rows += db.session.execute(statement, {"ids": ids[start:start + chunk]})  # as the ORM session: flushes first
+    return rows
 
 
 @functools.lru_cache(maxsize=2)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from pointsbank.extensions import db
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
-from pointsbank.ledger.services import posting_hash, transaction_digest
+from pointsbank.ledger.posting import posting_hash, transaction_digest
 
 BATCH = 5000
 

@@ -170,7 +170,7 @@ def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) 
 
 def redemptions_verified(code: str) -> tokens.Claims:
     """The claims of a token verified exactly as an online redemption verifies it."""
-    return redemptions._verified(code)[1]
+    return redemptions.verified(code)[1]
 
 
 def _answer(item: dict[str, Any], status: str, reason: str | None) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def _check(item: dict[str, Any], device: Device, shop: Any, voucher: Voucher | N
     if not shop.is_active:
         raise _Refused("shop_inactive")
     try:
-        redemptions._match_signed(voucher, (voucher.kid, claims))
+        redemptions.match_signed(voucher, (voucher.kid, claims))
     except VoucherForged:
         raise _Refused("voucher_forged") from None
     at = item["redeemed_at"]
@@ -223,20 +223,11 @@ def _take(actor: User, item: dict[str, Any], shop: Any, voucher: Voucher, states
     shop_account = accounts[("shop", community_id)]
     household_account = accounts[("household", voucher.household_id)]
     if states[voucher.id] == "issued":
-        escrow = ledger.system_accounts(community_id)["vouchers"]
-        returned = voucher.points - points
-        posted = ledger.post(community_id, "redemption",
-                             [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
-                             actor_id=actor.id, reference=("voucher", voucher.id))
-        value = point_values[community_id]
-        counted_at = _counted_at(community_id, shop.id, item["redeemed_at"])
-        redemption_id = execute(redemptions._redemption_insert(), {
-            "community_id": community_id, "voucher_id": voucher.id, "shop_id": shop.id, "cashier_id": actor.id,
-            "points": points, "returned_points": returned, "point_value_fen": value, "value_fen": points * value,
-            "transaction_id": posted.transaction_id, "created_at": counted_at, "reversed_at": None,
-        }).scalar_one()
-        execute(redemptions._voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
-                                               "closed_at": item["redeemed_at"]})
+        taken = redemptions.redeem_voucher(
+            voucher, shop_id=shop.id, cashier_id=actor.id, points=points, point_value_fen=point_values[community_id],
+            shop_account=shop_account, household_account=household_account,
+            counted_at=_counted_at(community_id, shop.id, item["redeemed_at"]), closed_at=item["redeemed_at"])
+        posted, redemption_id = taken.posted, taken.redemption_id
         states[voucher.id] = "redeemed"
         return "accepted", None, posted, redemption_id
     reason = {"redeemed": "voucher_already_redeemed", "cancelled": "voucher_cancelled"}.get(states[voucher.id],

@@ -19,6 +19,7 @@ from pointsbank.database import lock_for_update, unit_of_work
 from pointsbank.extensions import db
 from pointsbank.ledger.models import Account
 from pointsbank.redeem.models import Voucher
+from pointsbank.redeem.services import close_voucher
 from pointsbank.redeem.vouchers import return_points
 
 __all__ = ["expire_vouchers", "expire_batch"]
@@ -36,9 +37,7 @@ def expire_batch(now: datetime, batch: int = 500) -> int:
         Account.household_id.in_({v.household_id for v in vouchers}))).tuples().all()) if vouchers else {}
     for voucher in sorted(vouchers, key=lambda v: (accounts.get(v.household_id, 0), v.id)):
         posted = return_points(voucher, kind="expiry", actor_id=None)
-        voucher.status = "expired"
-        voucher.closing_transaction_id = posted.transaction_id
-        voucher.closed_at = posted.created_at
+        close_voucher(voucher, status="expired", transaction_id=posted.transaction_id, closed_at=posted.created_at)
     db.session.flush()
     return len(vouchers)
 

@@ -25,8 +25,10 @@ The unique ``redemptions.voucher_id`` is the last line of defence behind the row
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Mapping
 
 import sqlalchemy as sa
 from flask import current_app
@@ -46,7 +48,8 @@ from pointsbank.redeem import keys, shops, shortcode, tokens
 from pointsbank.redeem.models import Redemption, Shop, ShopPartnership, Voucher
 from pointsbank.redeem.services import (PointsExceedVoucher, PointsNotPositive, RedemptionAlreadyReversed,
                                         RedemptionNotFound, ShopInactive, VoucherAlreadyRedeemed, VoucherCodeMalformed,
-                                        VoucherForged, VoucherNotFound, ensure_redeemable, receipt_view)
+                                        VoucherForged, VoucherNotFound, close_voucher, ensure_redeemable,
+                                        receipt_view)
 from pointsbank.redeem.vouchers import return_points
 from pointsbank.shelf import redemption as basket_redemption
 
@@ -70,7 +73,7 @@ def redeem(actor: User, *, code: str, points: int | None = None,
     voucher = execute(_voucher_lock(dialect_name()), {"voucher_id": voucher_id}).first()
     if voucher is None:
         raise VoucherNotFound()
-    _match_signed(voucher, signed)
+    match_signed(voucher, signed)
     now = clock.now()
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
     community_id = voucher.community_id
@@ -83,21 +86,11 @@ def redeem(actor: User, *, code: str, points: int | None = None,
         raise PointsExceedVoucher(voucher_points=voucher.points, points=points,
                                   details={"voucher_points": voucher.points})
 
-    returned = voucher.points - points
-    escrow = ledger.system_accounts(community_id)["vouchers"]
-    posted = ledger.post(community_id, "redemption",
-                         [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
-                         actor_id=actor.id, reference=("voucher", voucher.id), locked=locked)
-    values = {"community_id": community_id, "voucher_id": voucher.id, "shop_id": shop.id, "cashier_id": actor.id,
-              "points": points, "returned_points": returned, "point_value_fen": voucher.point_value_fen,
-              "value_fen": points * voucher.point_value_fen, "transaction_id": posted.transaction_id,
-              "created_at": posted.created_at, "reversed_at": None}
-    try:
-        redemption_id = execute(_redemption_insert(), values).scalar_one()
-    except sa_exc.IntegrityError as error:  # behind the row lock this cannot happen; if it does, refuse
-        raise VoucherAlreadyRedeemed() from error
-    execute(_voucher_close(), {"voucher_id": voucher.id, "transaction_id": posted.transaction_id,
-                                          "closed_at": posted.created_at})
+    taken = redeem_voucher(voucher, shop_id=shop.id, cashier_id=actor.id, points=points,
+                           point_value_fen=voucher.point_value_fen, shop_account=shop_account,
+                           household_account=household_account, locked=locked)
+    redemption_id, values, returned = taken.redemption_id, taken.values, taken.values["returned_points"]
+    posted = taken.posted
     lines = None
     if basket is not None:
         basket_redemption.record(basket, community_id=community_id, created_at=posted.created_at, actor_id=actor.id,
@@ -125,18 +118,48 @@ def _voucher_lock(dialect: str) -> sa.Select:
     return lock_for_update(stmt, dialect, of=vouchers)
 
 
+@dataclass(frozen=True)
+class Redeemed:
+    """What :func:`redeem_voucher` wrote: the ledger transaction, the redemption's id and its row's values."""
+
+    posted: ledger.Posted
+    redemption_id: int
+    values: dict[str, Any]
+
+
+def redeem_voucher(voucher: Any, *, shop_id: int, cashier_id: int, points: int, point_value_fen: int,
+                   shop_account: int, household_account: int, locked: Mapping[int, Any] | None = None,
+                   counted_at: datetime | None = None, closed_at: datetime | None = None) -> Redeemed:
+    """The one way a voucher is redeemed, online (:func:`redeem`) or synced from a phone
+    (:mod:`pointsbank.offline.sync`): ONE ledger ``redemption`` (escrow −face, shop +points,
+    household +the rest), the redemption's row (its receipt) and the voucher closed as redeemed
+    (:func:`pointsbank.redeem.services.close_voucher`). The caller holds the voucher's lock and
+    has checked it (open, partner shop, points within its face value). ``locked``: the
+    accounts' lock handle (``ledger.lock``), if taken; ``counted_at``: when the settlement counts
+    it (default: now); ``closed_at``: when the voucher closed (default: now)."""
+    community_id = voucher.community_id
+    returned = voucher.points - points
+    escrow = ledger.system_accounts(community_id)["vouchers"]
+    posted = ledger.post(community_id, "redemption",
+                         [(escrow, -voucher.points), (shop_account, points), (household_account, returned)],
+                         actor_id=cashier_id, reference=("voucher", voucher.id), locked=locked)
+    values = {"community_id": community_id, "voucher_id": voucher.id, "shop_id": shop_id, "cashier_id": cashier_id,
+              "points": points, "returned_points": returned, "point_value_fen": point_value_fen,
+              "value_fen": points * point_value_fen, "transaction_id": posted.transaction_id,
+              "created_at": counted_at or posted.created_at, "reversed_at": None}
+    try:
+        redemption_id = execute(_redemption_insert(), values).scalar_one()
+    except sa_exc.IntegrityError as error:  # behind the row lock this cannot happen; if it does, refuse
+        raise VoucherAlreadyRedeemed() from error
+    close_voucher(voucher, status="redeemed", transaction_id=posted.transaction_id,
+                  closed_at=closed_at or posted.created_at)
+    return Redeemed(posted=posted, redemption_id=redemption_id, values=values)
+
+
 @functools.lru_cache(maxsize=1)
 def _redemption_insert() -> sa.Insert:
     redemptions = Redemption.__table__
     return sa.insert(redemptions).returning(redemptions.c.id)
-
-
-@functools.lru_cache(maxsize=1)
-def _voucher_close() -> sa.Update:
-    vouchers = Voucher.__table__
-    return sa.update(vouchers).where(vouchers.c.id == sa.bindparam("voucher_id")).values(
-        status="redeemed", closing_transaction_id=sa.bindparam("transaction_id"),
-        closed_at=sa.bindparam("closed_at", type_=vouchers.c.closed_at.type))
 
 
 def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
@@ -149,7 +172,7 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
     voucher = db.session.get(Voucher, voucher_id)
     if voucher is None:
         raise VoucherNotFound()
-    _match_signed(voucher, signed)
+    match_signed(voucher, signed)
     ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
     community = db.session.get(Community, voucher.community_id)
     return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
@@ -187,7 +210,7 @@ def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims]
     refusal: Exception | None = None
     signed = None
     try:
-        signed = _verified(code)
+        signed = verified(code)
     except (VoucherCodeMalformed, VoucherForged) as error:
         refusal = error
     shop = execute(_shop_and_partner(), {
@@ -213,7 +236,8 @@ def _shop_and_partner() -> sa.Select:
             .where(shop_table.c.id == sa.bindparam("shop_id")))
 
 
-def _match_signed(voucher: Voucher, signed: tuple[str, tokens.Claims] | None) -> None:
+def match_signed(voucher: Any, signed: tuple[str, tokens.Claims] | None) -> None:
+    """Refuse (``voucher_forged``) a token whose claims are not what was issued as this voucher."""
     if signed is not None:
         kid, claims = signed
         if (voucher.kid, voucher.community_id, voucher.points, int(voucher.expires_at.timestamp())) != (
@@ -238,7 +262,7 @@ def _partner_of(community_id: int, shop_id: int) -> bool:
     return db.session.get(ShopPartnership, (community_id, shop_id)) is not None
 
 
-def _verified(token: str) -> tuple[str, tokens.Claims]:
+def verified(token: str) -> tuple[str, tokens.Claims]:
     """(kid, claims) of a token whose signature verifies against the key of the community it names."""
     try:
         kid, _ = tokens.peek(token)
@@ -340,3 +364,8 @@ def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[
                        "reason": reason})
     db.session.flush()
     return receipt_view(redemption)
+
+
+# the old private names, for code written against them (the offline sync used them); one release
+_verified = verified
+_match_signed = match_signed

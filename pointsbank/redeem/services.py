@@ -16,6 +16,7 @@ or a cancelled voucher answers 409.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
-from pointsbank.database import lock_for_update
+from pointsbank.database import execute, lock_for_update
 from pointsbank.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.redeem.models import Redemption, Shop, Voucher
@@ -137,6 +138,33 @@ def lock_voucher(voucher_id: str) -> Voucher:
     if voucher is None:
         raise VoucherNotFound()
     return voucher
+
+
+#: the states a voucher closes into, each exactly once (``issued`` is the only open one)
+CLOSED_STATUSES = ("redeemed", "cancelled", "expired")
+
+
+def close_voucher(voucher: Any, *, status: str, transaction_id: int, closed_at: datetime) -> None:
+    """The one way a voucher closes — redeemed (:func:`pointsbank.redeem.redemptions.redeem_voucher`,
+    online or by an offline sync), cancelled or expired (its points went home): its status, the
+    ledger transaction that closed it and when. A voucher loaded by the ORM (a cancel, the expiry
+    job) is changed in the session and written at the flush; a voucher read as a row under its
+    lock (a redemption, a sync) is closed by one ``UPDATE``. The caller holds the voucher's lock."""
+    if status not in CLOSED_STATUSES:
+        raise ValueError(f"a voucher does not close as {status!r}")
+    if isinstance(voucher, Voucher):
+        voucher.status, voucher.closing_transaction_id, voucher.closed_at = status, transaction_id, closed_at
+        return
+    execute(_voucher_close(), {"voucher_id": voucher.id, "status": status, "transaction_id": transaction_id,
+                               "closed_at": closed_at})
+
+
+@functools.lru_cache(maxsize=1)
+def _voucher_close() -> sa.Update:
+    vouchers = Voucher.__table__
+    return sa.update(vouchers).where(vouchers.c.id == sa.bindparam("voucher_id")).values(
+        status=sa.bindparam("status"), closing_transaction_id=sa.bindparam("transaction_id"),
+        closed_at=sa.bindparam("closed_at", type_=vouchers.c.closed_at.type))
 
 
 def ensure_redeemable(voucher: Voucher, *, now: datetime, shop_id: int | None = None) -> None:

@@ -38,8 +38,8 @@ from pointsbank.ledger import services as ledger
 from pointsbank.pagination import page_of
 from pointsbank.redeem import keys, qr, shortcode, tokens
 from pointsbank.redeem.models import Redemption, Voucher
-from pointsbank.redeem.services import (HouseholdRequired, PointsNotPositive, effective_status, ensure_redeemable,
-                                        lock_voucher, receipt_view, voucher_for)
+from pointsbank.redeem.services import (HouseholdRequired, PointsNotPositive, close_voucher, effective_status,
+                                        ensure_redeemable, lock_voucher, receipt_view, voucher_for)
 
 API = "/api/v1"
 
@@ -214,9 +214,8 @@ def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
         ensure_redeemable(voucher, now=now)
     expired = voucher.expires_at <= now
     posted = return_points(voucher, kind="expiry" if expired else "voucher_return", actor_id=actor.id)
-    voucher.status = "expired" if expired else "cancelled"
-    voucher.closing_transaction_id = posted.transaction_id
-    voucher.closed_at = posted.created_at
+    close_voucher(voucher, status="expired" if expired else "cancelled", transaction_id=posted.transaction_id,
+                  closed_at=posted.created_at)
     audit.record(actor, "voucher.cancel", community_id=voucher.community_id, target=voucher,
                  data={"household_id": voucher.household_id, "points": voucher.points, "status": voucher.status})
     db.session.flush()

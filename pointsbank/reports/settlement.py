@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from pointsbank import clock
+from pointsbank.bulk import insert_rows
 from pointsbank.community.models import Community
 from pointsbank.database import UTCDateTime, execute
 from pointsbank.errors import NotFound
@@ -120,7 +121,7 @@ def settle_quarters(bounds: dict[int, tuple[datetime, datetime]], period_key: st
         sa.func.sum(shops.c.f), q.starts_at, q.ends_at)
         .select_from(shops.join(quarters, q.community_id == shops.c.community_id))
         .group_by(shops.c.community_id, shops.c.shop_id, q.starts_at, q.ends_at)).all()
-    ledger.insert_rows(S, STATEMENT_COLUMNS, (  # COPY on PostgreSQL
+    insert_rows(S, STATEMENT_COLUMNS, (  # COPY on PostgreSQL
         (community_id, shop_id, period_key, "draft", int(n), int(p), int(f), 0, 0, 0, built, built, starts_at, ends_at)
         for community_id, shop_id, n, p, f, starts_at, ends_at in totals))
     _insert_adjustments(ids, period_key)

@@ -5,9 +5,10 @@ from werkzeug.datastructures import CombinedMultiDict
 from pointsbank.apispec import Blueprint, Parser
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
+from pointsbank.community import household_import
 from pointsbank.database import unit_of_work
 from pointsbank.ledger.idempotency import idempotent
-from pointsbank.rules import (approvals, evidence, household_import, importer, listing, objections, records,
+from pointsbank.rules import (approvals, evidence, importer, listing, objections, records,
                               services as books)
 from pointsbank.rules.schemas import (YAML_BODY, DecisionSchema, EvidenceSchema, EvidenceUploadSchema,
                                       GroupCreateSchema, HouseholdImportReportSchema, HouseholdImportUploadSchema,

@@ -40,18 +40,22 @@ def _pending_for_decision(actor: User, record_id: int) -> BehaviourRecord:
     policy.household_for(actor, record.household_id, "staff")
     if record.status != "pending":
         raise RecordNotPending(status=record.status, details={"status": record.status})
-    if record.recorded_by_id == actor.id:
-        raise SecondPersonRequired()
-    policy.ensure_not_own_household(actor, record.household_id)
+    _refuse(policy.record_decision_refusal(actor, record))
     return record
+
+
+def _refuse(refusal: str | None) -> None:
+    """Raise the refusal the policy's four-eyes predicate names (none: the decision may go on)."""
+    if refusal is not None:
+        raise {"second_person_required": SecondPersonRequired, "conflict_of_interest": policy.ConflictOfInterest,
+               "already_approved": AlreadyApproved}[refusal]()
 
 
 def approve(actor: User, record_id: int) -> BehaviourRecord:
     record = _pending_for_decision(actor, record_id)
     approvers = set(db.session.scalars(sa.select(RecordApproval.approver_id)
                                        .where(RecordApproval.record_id == record.id)))
-    if actor.id in approvers:
-        raise AlreadyApproved()
+    _refuse(policy.record_decision_refusal(actor, record, approvers))
     db.session.add(RecordApproval(community_id=record.community_id, record_id=record.id, approver_id=actor.id,
                                   created_at=clock.now()))
     approvers.add(actor.id)

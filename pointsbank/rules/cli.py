@@ -1,6 +1,6 @@
 """``pointsbank import records|households FILE --community CODE``: bulk imports from the shell.
 
-Thin wrappers over :mod:`pointsbank.rules.importer` and :mod:`~pointsbank.rules.household_import`:
+Thin wrappers over :mod:`pointsbank.rules.importer` and :mod:`pointsbank.community.household_import`:
 one unit of work, a tqdm progress bar on stderr, one line per bad row, a summary; exit 1
 when a row is invalid and nothing was written.
 """
@@ -112,7 +112,7 @@ def import_records(file: Path, community_code: str, post: bool, username: str | 
 @with_appcontext
 def import_households(file: Path, community_code: str, dry_run: bool) -> None:
     """Register households: number, head_name, grid, address, members (户号, 户主, 网格, 地址, 成员)."""
-    from pointsbank.rules.household_import import import_households as run
+    from pointsbank.community.household_import import import_households as run
 
     community_id = _community_id(community_code)
     report = _run(run, None, community_id, file.read_bytes(), file.name, dry_run=dry_run)

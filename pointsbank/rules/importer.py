@@ -21,6 +21,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.bulk import insert_rows
 from pointsbank.community.models import Community
 from pointsbank.errors import BadRequest, NotFound
 from pointsbank.database import next_ids
@@ -140,7 +141,7 @@ def _write(community: Community, actor: User, scored: list[Candidate], accounts:
                    now if posted else None, transaction_id)
 
     try:
-        ledger.insert_rows(BehaviourRecord.__table__, RECORD_COLUMNS, rows())
+        insert_rows(BehaviourRecord.__table__, RECORD_COLUMNS, rows())
     except sa_exc.IntegrityError:
         raise ImportConflict() from None
     if progress:

@@ -73,9 +73,10 @@ def resolve(actor: User, objection_id: int, *, outcome: str, note: str | None = 
     policy.household_for(actor, record.household_id, "staff")
     if objection.status != "open":
         raise ObjectionNotOpen(status=objection.status, details={"status": objection.status})
-    if objection.raised_by_id == actor.id:
-        raise ObjectorCannotResolve()
-    policy.ensure_not_own_household(actor, record.household_id)
+    refusal = policy.objection_decision_refusal(actor, objection, record)
+    if refusal is not None:
+        raise {"objector_cannot_resolve": ObjectorCannotResolve, "conflict_of_interest": policy.ConflictOfInterest}[
+            refusal]()
     if outcome == "reversed" and record.transaction_id is not None:
         rule = books.book_of(record.rulebook_version_id).rule(record.rule_code)
         name = rule.name_zh if rule else record.rule_code

@@ -31,7 +31,7 @@ from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError
 from pointsbank.redeem import redemptions, shops, tokens
 from pointsbank.redeem.models import Shop
-from pointsbank.web import queries
+from pointsbank.reports import pages as queries
 
 bp = Blueprint("cashier", __name__, url_prefix="/shop")
 

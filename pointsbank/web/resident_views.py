@@ -33,7 +33,7 @@ from pointsbank.ledger import history
 from pointsbank.redeem import vouchers
 from pointsbank.regions.stars import stars_view
 from pointsbank.reports import resets
-from pointsbank.web import queries
+from pointsbank.reports import pages as queries
 from pointsbank.web.forms import ActionForm
 from pointsbank.web.i18n import kind_label, localized
 from pointsbank.web.pages import attempt, current_community, rule_book, rule_names

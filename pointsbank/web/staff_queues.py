@@ -18,7 +18,8 @@ from pointsbank.auth.current import current_user
 from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError
 from pointsbank.rules import importer, objections as objection_services
-from pointsbank.web import queries, uploads
+from pointsbank.reports import pages as queries
+from pointsbank.web import uploads
 from pointsbank.web.forms import ImportForm, ResolveForm
 from pointsbank.web.pages import attempt, current_community, rule_book, rule_names
 from pointsbank.web.staff_blueprint import bp

@@ -21,7 +21,7 @@ from pointsbank.community import services as community_services
 from pointsbank.community.models import Community
 from pointsbank.errors import DomainError
 from pointsbank.rules import approvals as deciding, listing, records
-from pointsbank.web import queries
+from pointsbank.reports import pages as queries
 from pointsbank.web.forms import RecordForm, RejectForm
 from pointsbank.web.i18n import localized
 from pointsbank.web.pages import attempt, current_community, rule_book, rule_names

@@ -15,7 +15,7 @@ from pointsbank.community import services as community_services
 from pointsbank.ledger import history
 from pointsbank.regions.stars import stars_view
 from pointsbank.rules import listing
-from pointsbank.web import queries
+from pointsbank.reports import pages as queries
 from pointsbank.web.pages import current_community, rule_book, rule_names
 from pointsbank.web.staff_blueprint import bp
 

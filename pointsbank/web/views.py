@@ -11,6 +11,7 @@ import importlib
 
 from flask import Blueprint, Flask, current_app, g
 
+from pointsbank.auth import policy
 from pointsbank.auth.current import optional_user
 from pointsbank.errors import Unauthorized
 from pointsbank.web import i18n, pages, security
@@ -58,6 +59,8 @@ def init_app(app: Flask) -> None:
     app.extensions["pointsbank.html_errors"] = pages.render_error
     app.register_error_handler(Unauthorized, pages.handle_unauthorized)
     app.context_processor(_template_context)
+    for predicate in policy.DECISION_PREDICATES:  # the pages ask the services' four-eyes rules
+        app.add_template_global(predicate)
     app.register_blueprint(web)
     for name in BLUEPRINT_MODULES:
         try:

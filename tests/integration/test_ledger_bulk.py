@@ -3,7 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from pointsbank.ledger import services as ledger
+from pointsbank import bulk
+from pointsbank.ledger import posting, services as ledger
 from pointsbank.ledger.models import LedgerTransaction, Posting
 from pointsbank.ledger.verify import verify
 from tests.integration.helpers_ledger import award
@@ -19,7 +20,8 @@ def _entries(world, points_by_household):
 
 @pytest.mark.parametrize("chunk", [ledger.BULK_CHUNK, 2])
 def test_many_awards_keep_balances_and_hash_chains_that_verify_and_later_posts_extend(world, db, monkeypatch, chunk):
-    monkeypatch.setattr(ledger, "BULK_CHUNK", chunk)
+    monkeypatch.setattr(posting, "BULK_CHUNK", chunk)  # the locks and the account updates
+    monkeypatch.setattr(bulk, "BATCH_ROWS", chunk)  # the inserts (executemany where there is no COPY)
     award(world["alpha"], world["a1"], 7)  # a chain that already has a head
     plan = [("a1", 5), ("a2", 3), ("a1", -20), ("a3", 10), ("a1", 2), ("a2", 4)]
     posted = ledger.post_many(world["alpha"], _entries(world, plan))
