@@ -376,3 +376,18 @@ def test_the_board_shows_the_items_most_redeemed_only_where_the_community_wishes
     login(client, "staff_a")
     export = client.get("/notice/alpha/2026Q1/export.csv")
     assert export.status_code == 200 and "兑换最多" in export.data.decode("utf-8-sig")
+
+
+def test_a_residents_shelf_shows_the_items_photo_and_another_communitys_resident_sees_neither(app, client, world):
+    from pointsbank.rules import evidence
+
+    photo = evidence.upload(actor(world, "staff_a2"), stream=io.BytesIO(PNG), filename="soap.png")
+    soap = _item(world, "肥皂", 10, 5, photo_evidence_id=photo.id)
+    login(client, "resident_a1")
+    assert f'src="/shelf/items/{soap["id"]}/photo"' in text(client.get("/home/shelf"))
+    with client.get(f"/shelf/items/{soap['id']}/photo") as shown:
+        assert shown.status_code == 200 and shown.data == PNG
+    stranger = app.test_client()
+    login(stranger, "resident_b1")
+    assert stranger.get(f"/shelf/items/{soap['id']}/photo").status_code == 404
+    assert "肥皂" not in text(stranger.get("/home/shelf"))
