@@ -70,8 +70,11 @@ def test_a_resident_reserves_two_items_and_the_cashier_hands_them_over(e2e_serve
     expect(thermos).to_contain_text("保温杯")
     visits.check(resident, "shelf-resident")
 
-    resident.fill(f"#qty-{goods['soap']}", "2")
-    resident.fill(f"#qty-{goods['rice']}", "1")
+    soap = resident.locator(f'li[data-item-id="{goods["soap"]}"] [data-tap]')
+    soap.click()
+    soap.click()  # a tap adds one
+    expect(resident.locator(f"#qty-{goods['soap']}")).to_have_value("2")
+    resident.fill(f"#qty-{goods['rice']}", "1")  # or the quantity typed
     expect(resident.locator("[data-basket-total]")).to_contain_text("80")
     with resident.expect_navigation():
         resident.locator("#reserve-submit").click()
