@@ -32,7 +32,7 @@ from bench.seed import SCALES, Seeded, seed_scale  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: benchmarks that only read go first, on the pristine seed; the ones that write follow
-ORDER = ["overhead", "verify", "balance", "servers", "qr", "award", "redeem", "basket", "import", "settlement"]
+ORDER = ["overhead", "verify", "balance", "dashboard", "servers", "qr", "award", "redeem", "basket", "import", "settlement"]
 
 
 def name_of(script: Path) -> str:

@@ -1,7 +1,7 @@
 """households without smartphones, part 2: freeze columns on households, household proxies
 
 Revision ID: 0009_households
-Revises: 0008_offline
+Revises: 0009_shelf
 Create Date: 2026-12-03 13:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009_households'
-down_revision = '0008_offline'
+down_revision = '0009_shelf'
 branch_labels = None
 depends_on = None
 

@@ -2,6 +2,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from pointsbank.offline.schemas import OfflineSettingsSchema
+from pointsbank.shelf.schemas import ShelfSettingsSchema
 from pointsbank.pagination import CursorArgsSchema, page_schema
 
 CODE = [validate.Length(min=1, max=32),
@@ -61,6 +62,8 @@ class CommunitySettingsSchema(ma.Schema):
                                             metadata={"description": "with points_reset=expire: years points are kept"})
     offline = ma.fields.Nested(OfflineSettingsSchema, metadata={
         "description": "offline redemption at the counter (the shop without signal)"})
+    shelf = ma.fields.Nested(ShelfSettingsSchema, metadata={
+        "description": "the shelf's wishes: the items most redeemed on the notice board"})
     best_families_count = ma.fields.Integer(validate=validate.Range(min=1, max=1000),
                                             metadata={"description": "households honoured as best families each year"})
     star_levels = ma.fields.List(
@@ -76,7 +79,7 @@ class CommunitySettingsSchema(ma.Schema):
 
 class CommunityCreateSchema(CommunitySettingsSchema):
     class Meta:
-        exclude = ("offline",)  # set with PATCH once the community exists
+        exclude = ("offline", "shelf")  # set with PATCH once the community exists
 
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -93,8 +96,15 @@ def _offline_settings(community):
     return settings_of(community.id)
 
 
+def _shelf_settings(community):
+    from pointsbank.shelf.services.settings import settings_of
+
+    return settings_of(community.id)
+
+
 class CommunitySchema(CommunitySettingsSchema):
     offline = ma.fields.Function(_offline_settings, metadata={"description": "offline redemption at the counter"})
+    shelf = ma.fields.Function(_shelf_settings, metadata={"description": "the shelf's notice-board setting"})
     id = ma.fields.Integer(dump_only=True)
     code = ma.fields.String()
     region_id = ma.fields.Integer(allow_none=True)

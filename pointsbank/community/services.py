@@ -110,6 +110,10 @@ def update_community(actor: User, community_id: int, **changes: Any) -> Communit
         from pointsbank.offline.services import update_settings
 
         update_settings(actor, community.id, changes.pop("offline"))
+    if changes.get("shelf") is not None:
+        from pointsbank.shelf.services import settings as shelf_settings
+
+        shelf_settings.update_settings(actor, community.id, changes.pop("shelf"))
     before = {k: getattr(community, k) for k in changes if k in COMMUNITY_SETTINGS}
     for key, value in changes.items():
         if key in COMMUNITY_SETTINGS and value is not None:

@@ -359,6 +359,7 @@ def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[
     reversal = ledger.reverse(redemption.transaction_id, community_id=redemption.community_id, actor_id=actor.id,
                               memo=memo, reference=("redemption", redemption.id))
     return_points(voucher, kind="voucher_return", actor_id=actor.id)
+    basket_redemption.return_stock(redemption.id, actor_id=actor.id, now=reversal.created_at)  # a basket's goods
     redemption.reversed_at = reversal.created_at
     redemption.reversal_transaction_id = reversal.transaction_id
     audit.record(actor, "redemption.reverse", community_id=redemption.community_id, target=redemption,

@@ -212,9 +212,13 @@ def export_notice(actor: Any, community_id: int, period_key: str | None, fmt: st
     from pointsbank.extensions import db
     from pointsbank.reports import notice
 
+    from pointsbank.shelf.services.reports import most_redeemed_sheet
+
     board = notice.get_notice(actor, community_id, period_key)
     community = db.session.get(Community, community_id)
-    return render(fmt, notice_sheets(board, community.timezone), f"notice-{community.code}-{board['period']}")
+    sheets = notice_sheets(board, community.timezone)
+    shelf = most_redeemed_sheet(community, board["period"])  # only where the community wishes it
+    return render(fmt, sheets + ([shelf] if shelf else []), f"notice-{community.code}-{board['period']}")
 
 
 def export_ranking(actor: Any, community_id: int, period_key: str | None, fmt: str) -> ExportFile:

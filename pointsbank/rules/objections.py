@@ -48,12 +48,20 @@ def raise_objection(actor: User, record_id: int, *, reason: str) -> Objection:
     notice_until = record.posted_at + timedelta(days=community.notice_days)
     if clock.now() >= notice_until:
         raise NoticePeriodOver(notice_until=notice_until.isoformat(), details={"notice_until": notice_until.isoformat()})
+    return open_objection(actor, record, reason=reason)
+
+
+def open_objection(actor: User, record: Any, *, reason: str, action: str = "record.object") -> Objection:
+    """Open the objection on a locked ``posted`` record (the caller has checked who may): the record
+    moves to ``objected`` until staff resolve it. A resident's objection comes through
+    :func:`raise_objection`; a spot check's dispute (:mod:`pointsbank.regions.spotchecks`) by a
+    second staff member comes here directly, at any time, with its own audit action."""
     objection = Objection(community_id=record.community_id, record_id=record.id, raised_by_id=actor.id,
                           reason=reason, status="open", created_at=clock.now())
     db.session.add(objection)
     record.status = "objected"
     db.session.flush()
-    audit.record(actor, "record.object", community_id=record.community_id, target=objection,
+    audit.record(actor, action, community_id=record.community_id, target=objection,
                  data={"record_id": record.id, "reason": reason})
     return objection
 

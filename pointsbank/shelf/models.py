@@ -166,3 +166,14 @@ class ReservationLine(db.Model):
     quantity: Mapped[int] = mapped_column()
     points_each: Mapped[int] = mapped_column()
     points: Mapped[int] = mapped_column()
+
+
+class ShelfSettings(db.Model):
+    """A community's wishes about its shelf: whether its notice board shows the items most redeemed.
+    No row: the defaults (not shown)."""
+
+    __tablename__ = "shelf_settings"
+
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"), primary_key=True)
+    board_most_redeemed: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

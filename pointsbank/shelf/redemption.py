@@ -15,12 +15,12 @@ from typing import Any, Mapping, Sequence
 import sqlalchemy as sa
 
 from pointsbank.community.models import Community
-from pointsbank.database import execute
+from pointsbank.database import dialect_name, execute
 from pointsbank.extensions import db
 from pointsbank.shelf.refusals import PointsOrItems
 from pointsbank.shelf.services.baskets import Basket, price, record
 
-__all__ = ["check_points_or_items", "price_for_voucher", "record", "with_lines"]
+__all__ = ["check_points_or_items", "price_for_voucher", "record", "return_stock", "with_lines"]
 
 
 def check_points_or_items(points: int | None, items: Sequence[Any] | None) -> None:
@@ -79,3 +79,36 @@ def with_lines(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if receipt["id"] in collected:
             receipt["reservation_id"] = collected[receipt["id"]]
     return receipts
+
+
+#: the note of the movements that put a reversed basket's goods back on the shelf
+REVERSAL_NOTE = "redemption reversed"
+
+
+def return_stock(redemption_id: int, *, actor_id: int | None, now: datetime) -> int:
+    """A reversed redemption's goods back on the shelf: one ``release`` movement per line (with
+    the redemption's id), under the items' row locks (id order, after the redemption's row and
+    its accounts: the shared lock order). A typed-points redemption has no lines and moves
+    nothing. Answers the units returned. The caller reverses each redemption once (its row lock
+    and ``reversed_at``), so the goods come back once."""
+    from pointsbank.shelf.models import RedemptionLine
+    from pointsbank.shelf.services.stock import items_lock, write_movements
+
+    lines = list(db.session.execute(sa.select(RedemptionLine.item_id, RedemptionLine.quantity).where(
+        RedemptionLine.redemption_id == redemption_id).order_by(RedemptionLine.item_id)))
+    if not lines:
+        return 0
+    from pointsbank.shelf.models import ShelfItem
+
+    shop_id = db.session.scalar(sa.select(ShelfItem.shop_id).where(ShelfItem.id == lines[0].item_id))
+    locked = {row.id: row for row in execute(items_lock(dialect_name()),
+                                             {"ids": [line.item_id for line in lines], "shop_id": shop_id})}
+    movements = []
+    for line in lines:
+        item = locked[line.item_id]
+        after = None if item.stock is None else int(item.stock) + int(line.quantity)
+        movements.append({"community_id": item.community_id, "item_id": item.id, "change": int(line.quantity),
+                          "reason": "release", "stock_after": after, "note": REVERSAL_NOTE, "actor_id": actor_id,
+                          "redemption_id": redemption_id, "reservation_id": None, "created_at": now})
+    write_movements(movements)
+    return sum(int(line.quantity) for line in lines)

@@ -178,7 +178,7 @@ class StockStatementLineSchema(ma.Schema):
     is_unlimited = ma.fields.Boolean()
     opening = ma.fields.Integer(allow_none=True, metadata={"description": "stock at the start of the period"})
     stock_in = ma.fields.Integer(data_key="in", metadata={"description": "deliveries, donations, counts that found more"})
-    out = ma.fields.Integer(metadata={"description": "redemptions and reservations, net of released reservations"})
+    out = ma.fields.Integer(metadata={"description": "redemptions and reservations, net of released reservations and reversed baskets"})
     loss = ma.fields.Integer(metadata={"description": "losses and counts that found less"})
     left = ma.fields.Integer(allow_none=True, metadata={"description": "stock at the end of the period"})
     quantity = ma.fields.Integer(metadata={"description": "units redeemed (redemptions not reversed)"})
@@ -222,3 +222,8 @@ class MostRedeemedSchema(ma.Schema):
     community_id = ma.fields.Integer()
     period = ma.fields.String()
     items = ma.fields.List(ma.fields.Nested(MostRedeemedItemSchema))
+
+
+class ShelfSettingsSchema(ma.Schema):
+    board_most_redeemed = ma.fields.Boolean(metadata={
+        "description": "the notice board (page and export) shows the goods the households took most in its period"})

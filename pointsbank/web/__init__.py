@@ -9,6 +9,9 @@ Conventions (read before adding a page):
   (``/staff…``, its routes in ``staff_views`` / ``staff_records`` / ``staff_queues`` / ``staff_admin``,
   ``views.ROUTE_MODULES``); the resident's ``/home``, the cashier's
   ``/shop`` and the notice board go in their own modules in that list. Each module exposes ``bp``.
+  The shelf's pages attach to their audience's blueprint the same way (``staff_shelf``,
+  ``resident_shelf``, ``cashier_shelf``; forms in ``shelf_forms``), its item photos are
+  ``shelf_views`` (``/shelf/items/<id>/photo``), templates in ``templates/shelf/``.
 * **A page is thin.** ``@policy.allow(roles…)`` on the view (the request hook answers 401 →
   ``/login?next=…``, 403 → the error page); read pages call a service with
   ``current_user()``; actions call :func:`pages.attempt` (one unit of work, a refusal becomes

@@ -32,6 +32,7 @@ from pointsbank.auth.current import current_user, optional_user
 from pointsbank.community.models import Community
 from pointsbank.errors import DomainError, NotFound
 from pointsbank.reports import exports, notice, periods
+from pointsbank.shelf.services.reports import board_most_redeemed
 from pointsbank.web.i18n import current_language, points
 from pointsbank.web.pages import download
 from pointsbank.web.svgchart import Bar, bar_chart
@@ -86,7 +87,8 @@ def board(community_code: str, period: str) -> Any:
         "notice/board.html", board_community=_public(community), board=_board(community, data),
         chart=_category_chart(data), newer=keys[position - 1] if position > 0 else None,
         older=keys[position + 1] if position + 1 < len(keys) else None,
-        can_export=user is not None and policy.community_visible(user, community))
+        can_export=user is not None and policy.community_visible(user, community),
+        most_redeemed=board_most_redeemed(community, key))
 
 
 @bp.get("/<community_code>/<period>/export.<any(csv, xlsx):fmt>")

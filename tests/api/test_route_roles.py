@@ -127,6 +127,15 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
                                                       admin_t2=404, staff_b=404),
     # region rankings need ?period=; without it an allowed admin gets 400
     ("GET", "/api/v1/regions/{t1}/rankings"): only(400, "admin", "admin_t2"),
+    # the town and the county: the dashboard and fairness need ?period= (400 before the scope check)
+    ("GET", "/api/v1/regions/{t1}/dashboard"): only(400, "admin", "admin_t2"),
+    ("GET", "/api/v1/regions/{t1}/dashboard/export"): only(400, "admin", "admin_t2"),
+    ("GET", "/api/v1/communities/{alpha}/fairness"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("POST", "/api/v1/communities/{alpha}/spot-checks"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("GET", "/api/v1/communities/{alpha}/spot-checks"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
+    ("GET", "/api/v1/spot-checks/{missing}"): only(404, "admin", "admin_t2", "staff_a", "staff_b"),
+    ("POST", "/api/v1/spot-checks/{missing}/items/{missing}/confirm"): only(404, "staff_a", "staff_b"),
+    ("POST", "/api/v1/spot-checks/{missing}/items/{missing}/dispute"): only(400, "staff_a", "staff_b"),
 }
 
 

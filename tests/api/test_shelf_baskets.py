@@ -203,3 +203,56 @@ def test_a_basket_receipt_read_later_still_lists_its_lines(client, world, db):
     client.post("/api/v1/redemptions", json={"code": typed["token"], "points": 10}, headers=world.headers("cashier_a"))
     listed = client.get(f"/api/v1/shops/{world['shop_a']}/redemptions", headers=world.headers("staff_a")).get_json()
     assert "lines" not in listed["items"][0] and listed["items"][1]["id"] == receipt["id"]
+
+
+def test_reversing_a_basket_puts_its_goods_back_on_the_shelf_once_through_release_movements(client, world, db):
+    give(world, "a1", 100)
+    soap = new_item(client, world, name="肥皂", points=10, stock=5)
+    rice = new_item(client, world, name="大米", points=60, stock=2)
+    hot_water = new_item(client, world, name="热水", points=1)  # unlimited: its movement has no stock
+    voucher = issued(client, world, "resident_a1", 100)
+    receipt = ring_up(client, world.headers("cashier_a"), voucher["token"],
+                      [(soap["id"], 2), (rice["id"], 1), (hot_water["id"], 3)]).get_json()
+    assert (stock_of(soap["id"]), stock_of(rice["id"])) == (3, 1)
+    reversal = client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "wrong household"},
+                           headers=world.headers("staff_a2"))
+    assert reversal.status_code == 200, reversal.get_json()
+    assert (stock_of(soap["id"]), stock_of(rice["id"]), stock_of(hot_water["id"])) == (5, 2, None)
+    returned = db.session.scalars(sa.select(StockMovement).where(
+        StockMovement.redemption_id == receipt["id"], StockMovement.reason == "release")).all()
+    assert sorted((m.item_id, m.change, m.stock_after, m.actor_id) for m in returned) == sorted([
+        (soap["id"], 2, 5, world.users["staff_a2"]), (rice["id"], 1, 2, world.users["staff_a2"]),
+        (hot_water["id"], 3, None, world.users["staff_a2"])])
+    again = client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "twice"},
+                        headers=world.headers("staff_a2"))
+    assert again.status_code == 409
+    assert (stock_of(soap["id"]), stock_of(rice["id"])) == (5, 2)
+    assert _balances(world) == (200, 0, 0)
+    assert verify().ok and stock_clean()
+
+
+def test_a_reversed_basket_leaves_the_stock_statement_with_nothing_out_and_nothing_redeemed(client, world, db):
+    give(world, "a1", 100)
+    soap = new_item(client, world, name="肥皂", points=10, stock=5)
+    voucher = issued(client, world, "resident_a1", 30)
+    receipt = ring_up(client, world.headers("cashier_a"), voucher["token"], [(soap["id"], 3)]).get_json()
+    client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "wrong"},
+                headers=world.headers("staff_a2"))
+    period = clock.now().strftime("%Y") + "Q" + str((clock.now().month - 1) // 3 + 1)
+    statement = client.get(f"/api/v1/shops/{world['shop_a']}/stock?period={period}",
+                           headers=world.headers("staff_a")).get_json()
+    row = next(r for r in statement["items"] if r["item_id"] == soap["id"])
+    assert (row["in"], row["out"], row["left"], row["quantity"], row["points"]) == (5, 0, 5, 0, 0)
+
+
+def test_reversing_a_typed_points_redemption_moves_no_stock(client, world, db):
+    give(world, "a1", 50)
+    new_item(client, world, points=10, stock=5)
+    voucher = issued(client, world, "resident_a1", 20)
+    receipt = client.post("/api/v1/redemptions", json={"code": voucher["token"], "points": 20},
+                          headers=world.headers("cashier_a")).get_json()
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(StockMovement))
+    assert client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "wrong"},
+                       headers=world.headers("staff_a2")).status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StockMovement)) == before
+    assert verify().ok and stock_clean()

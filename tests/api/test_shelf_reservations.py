@@ -226,3 +226,17 @@ def test_the_command_line_expires_overdue_reservations_and_a_second_run_finds_no
     second = runner.invoke(args=["reservations", "expire"])
     assert "expired 0 reservation(s)" in second.output
     assert stock_of(soap["id"]) == 5 and household_balance(world, "a1") == 200 and stock_clean()
+
+
+def test_reversing_a_collected_reservation_puts_its_goods_back_on_the_shelf(client, world, db):
+    soap, rice = _shelf(client, world)
+    reservation = reserve(client, world, "resident_a1", "shop_a", [(soap["id"], 2), (rice["id"], 1)]).get_json()
+    receipt = client.post("/api/v1/reservations/collect", json={"code": reservation["pickup_code"]},
+                          headers=world.headers("cashier_a")).get_json()
+    assert (stock_of(soap["id"]), stock_of(rice["id"])) == (3, 1)
+    reversal = client.post(f"/api/v1/redemptions/{receipt['id']}/reverse", json={"reason": "not handed over"},
+                           headers=world.headers("staff_a2"))
+    assert reversal.status_code == 200, reversal.get_json()
+    assert (stock_of(soap["id"]), stock_of(rice["id"])) == (5, 2)
+    assert _balances(world) == (200, 0, 0)
+    assert verify().ok and stock_clean()

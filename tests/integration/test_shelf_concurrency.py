@@ -239,3 +239,25 @@ def test_two_expiry_processes_at_once_return_each_reservations_stock_and_points_
     again = subprocess.run(command, env=_env(app, late), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "expired 0 reservation(s)" in again.stdout
     assert verify().ok and stock_clean()
+
+
+def test_two_staff_reversing_one_basket_at_once_put_its_goods_back_once(app, world, db):
+    shop_id, cashiers = new_shop(world["alpha"], "退货店", cashiers=1)
+    soap = _item(db, world, shop_id, "肥皂", 10, 5)
+    rice = _item(db, world, shop_id, "大米", 30, 4)
+    household = _households(world, 1, 60, "R")[0]
+    code = _voucher(db, world, household, 60)["token"]
+    status, receipt = _basket(app.test_client(), cashiers[0], code, [(soap["id"], 2), (rice["id"], 1)])
+    assert status == 201, receipt
+    staff = [world.headers("staff_a2"), world.headers("staff_a3")]
+
+    results = _at_once(app, 2, lambda c, i: _answer(c.post(f"/api/v1/redemptions/{receipt['id']}/reverse",
+                                                            json={"reason": "twice"}, headers=staff[i])))
+    assert sorted(status for status, _ in results) == [200, 409]
+    db.session.rollback()
+    assert (stock_of(soap["id"]), stock_of(rice["id"])) == (5, 4)
+    returned = db.session.scalars(sa.select(StockMovement).where(StockMovement.redemption_id == receipt["id"],
+                                                                 StockMovement.reason == "release")).all()
+    assert sorted((m.item_id, m.change) for m in returned) == [(soap["id"], 2), (rice["id"], 1)]
+    assert household_balance(world, household) == 160
+    assert verify().ok and stock_clean()

@@ -93,3 +93,10 @@ def test_a_deduction_rule_marked_public_appears_on_the_board(app, client, world)
     records = text(client.get(BOARD)).split('id="open-records"')[1].split("</table>")[0]
 
     assert "A-002" in records and "乱扔乱倒垃圾" in records
+
+
+def test_a_deduction_is_absent_from_the_region_board(client, quarter):
+    html = text(client.get("/notice/region/county/2026Q1"))
+
+    assert "清风村" in html
+    assert "A-002" not in html and "户主a2" not in html and "乱扔" not in html and "-5" not in html

@@ -312,3 +312,15 @@ def photo_of(actor: User, item_id: int) -> tuple[Evidence, Any]:
         raise EvidenceNotFound()
     return evidence, path
 
+
+
+def shops_with_shelf(actor: User) -> list[Shop]:
+    """The partner shops of the caller's community that have an active item on their shelf, by
+    name (what a resident may browse on ``/home/shelf``)."""
+    policy.require_role(actor, "admin", "staff", "grid_worker", "resident")
+    if actor.community_id is None:
+        return []
+    has_items = sa.select(ShelfItem.id).where(ShelfItem.shop_id == Shop.id, ShelfItem.is_active.is_(True)).exists()
+    return list(db.session.scalars(
+        sa.select(Shop).join(ShopPartnership, ShopPartnership.shop_id == Shop.id)
+        .where(ShopPartnership.community_id == actor.community_id, has_items).order_by(Shop.name, Shop.id)))

@@ -115,10 +115,15 @@ def most_redeemed(actor: User, community_id: int, period: str | None = None, *, 
     board may show it where the community wishes)."""
     from pointsbank import clock
     from pointsbank.auth import policy
-    from pointsbank.redeem.models import Shop
 
     community = policy.community_for(actor, community_id)
     chosen = periods.parse(period) if period else periods.current("quarter", community.timezone, clock.now())
+    return {"community_id": community.id, "period": chosen.key, "items": _most_redeemed(community, chosen, limit)}
+
+
+def _most_redeemed(community: Community, chosen: periods.Period, limit: int) -> list[dict[str, Any]]:
+    from pointsbank.redeem.models import Shop
+
     start, end = chosen.bounds(community.timezone)
     lines, redemptions, items, shop_table = (RedemptionLine.__table__, Redemption.__table__, ShelfItem.__table__,
                                              Shop.__table__)
@@ -131,7 +136,32 @@ def most_redeemed(actor: User, community_id: int, period: str | None = None, *, 
                    redemptions.c.reversed_at.is_(None))
             .group_by(items.c.id, items.c.name_zh, items.c.name_en, items.c.shop_id, shop_table.c.name)
             .order_by(quantity.desc(), items.c.id).limit(limit))
-    return {"community_id": community.id, "period": chosen.key, "items": [
-        {"rank": rank, "item_id": row.id, "name": {"zh": row.name_zh, "en": row.name_en}, "shop_id": row.shop_id,
-         "shop_name": row.shop, "quantity": int(row.quantity), "points": int(row.points)}
-        for rank, row in enumerate(db.session.execute(stmt), start=1)]}
+    return [{"rank": rank, "item_id": row.id, "name": {"zh": row.name_zh, "en": row.name_en}, "shop_id": row.shop_id,
+             "shop_name": row.shop, "quantity": int(row.quantity), "points": int(row.points)}
+            for rank, row in enumerate(db.session.execute(stmt), start=1)]
+
+
+#: how many goods a notice board lists
+BOARD_ITEMS = 10
+
+
+def board_most_redeemed(community: Community, period: str) -> list[dict[str, Any]] | None:
+    """For the notice board of ``period`` (page and export, public or not): the goods taken most,
+    if the community wishes them shown (``shelf.board_most_redeemed``), else ``None``. Totals per
+    good only — never a household — so what a public board may show; the caller has already
+    decided that the board itself may be read."""
+    from pointsbank.shelf.services.settings import settings_of
+
+    if not settings_of(community.id)["board_most_redeemed"]:
+        return None
+    return _most_redeemed(community, periods.parse(period), BOARD_ITEMS)
+
+
+def most_redeemed_sheet(community: Community, period: str) -> exports.Sheet | None:
+    """The notice board export's sheet of the goods taken most, where the community wishes it."""
+    found = board_most_redeemed(community, period)
+    if found is None:
+        return None
+    return exports.Sheet("兑换最多", ["名次", "商品", "Item", "商店", "数量", "积分"],
+                         [[r["rank"], neutralise(r["name"]["zh"]), neutralise(r["name"]["en"]),
+                           neutralise(r["shop_name"]), r["quantity"], r["points"]] for r in found])
