@@ -13,6 +13,12 @@ Two layers, both here:
 Scope: an ``admin`` sees the communities under its region (all when it has none); ``staff``
 its community; a ``grid_worker`` its community, and households only in its grids; a
 ``resident`` its own household; a ``cashier`` its shop and the communities it partners with.
+
+A **proxy** (代办人, :func:`is_proxy_for`): a resident or grid worker login that staff granted
+the right to see and spend for one more household. Only the routes that see and spend (the
+household, its history and passbook, its vouchers and reservations) pass ``proxy=True`` to the
+scope checks; recording points, objections and every staff action ignore the grant. Each use
+is noted (:func:`proxy_uses`) and audited with both names by :mod:`pointsbank.community.proxies`.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import sqlalchemy as sa
 
+from flask import g, has_request_context
+
 from pointsbank.auth.models import ROLES, User, UserGrid
-from pointsbank.community.models import Community, Household, Region
+from pointsbank.community.models import Community, Household, HouseholdProxy, Region
 from pointsbank.errors import Forbidden, NotFound
 from pointsbank.database import execute
 from pointsbank.extensions import db
@@ -137,29 +145,87 @@ def _household_visible(actor: User, household_id: int, community_id: int, grid_i
     return False  # cashiers never see households
 
 
+#: the roles a proxy grant may be given to
+PROXY_ROLES = ("resident", "grid_worker")
+
+
+@functools.lru_cache(maxsize=1)
+def _proxy_statement() -> sa.Select:
+    proxies = HouseholdProxy.__table__
+    return sa.select(proxies.c.id).where(proxies.c.community_id == sa.bindparam("community_id"),
+                                         proxies.c.user_id == sa.bindparam("user_id"),
+                                         proxies.c.household_id == sa.bindparam("household_id"),
+                                         proxies.c.revoked_at.is_(None))
+
+
+def is_proxy_for(actor: User, household_id: int, community_id: int) -> bool:
+    """The named predicate: ``actor`` holds an open proxy grant for this household (a resident
+    or grid worker login of the same community). One indexed read, asked only when the usual
+    scope has already said no."""
+    if actor.role not in PROXY_ROLES or actor.community_id != community_id:
+        return False
+    known = g.setdefault("pb_proxy_grants", {}) if has_request_context() else {}
+    if (actor.id, household_id) not in known:
+        known[(actor.id, household_id)] = execute(_proxy_statement(), {
+            "community_id": community_id, "user_id": actor.id, "household_id": household_id}).first() is not None
+    if known[(actor.id, household_id)]:
+        _note_proxy_use(actor, household_id, community_id)
+    return known[(actor.id, household_id)]
+
+
+def ensure_may_spend(actor: User, household_id: int, community_id: int) -> None:
+    """A grid worker sees the households of its grids but spends (vouchers) only for one it is a
+    proxy for: 404 otherwise, like any household out of scope."""
+    if actor.role == "grid_worker" and not is_proxy_for(actor, household_id, community_id):
+        raise NotFound()
+
+
+def _note_proxy_use(actor: User, household_id: int, community_id: int) -> None:
+    if has_request_context():
+        uses = g.setdefault("pb_proxy_uses", [])
+        if (actor.id, household_id) not in [(u[0], u[1]) for u in uses]:
+            uses.append((actor.id, household_id, community_id))
+
+
+def proxy_uses() -> list[tuple[int, int, int]]:
+    """(proxy user id, household id, community id) of each household this request reached through
+    a grant; taken once (the list is emptied)."""
+    return list(g.pop("pb_proxy_uses", [])) if has_request_context() else []
+
+
+def forget_proxy_grants() -> None:
+    """At the start of a request: ``g`` outlives a request where an app context was already
+    pushed (tests, scripts), and a grant read by one request must not answer the next."""
+    g.pop("pb_proxy_grants", None)
+    g.pop("pb_proxy_uses", None)
+
+
 #: who may read a household at all (each in its scope); a reader narrows it with ``roles``
 HOUSEHOLD_READERS = ("admin", "staff", "grid_worker", "resident")
 
 
 def household_in_scope(actor: User, household_id: int, *roles: str,
-                       read: Callable[[int], Any] | None = None) -> Any:
+                       read: Callable[[int], Any] | None = None, proxy: bool = False) -> Any:
     """The one reader of a household in the caller's scope: ``actor`` must have one of ``roles``
     (default :data:`HOUSEHOLD_READERS`; 403 otherwise), and the household must exist and be in
     its scope (404 otherwise, whichever it is). ``read(household_id)`` reads it — an ORM
     ``Household`` or any row with ``id``, ``community_id`` and ``grid_id`` — or None; it is
     returned as read. Named variants: :func:`household_for` (the ORM object),
     :func:`household_ref` (one Core statement, for the hot paths), and
-    :func:`pointsbank.community.services.household_view` (with its balance, for the pages)."""
+    :func:`pointsbank.community.services.household_view` (with its balance, for the pages).
+    With ``proxy`` (the see-and-spend paths only), an open proxy grant (:func:`is_proxy_for`)
+    also lets ``actor`` in."""
     require_role(actor, *(roles or HOUSEHOLD_READERS))
     found = (read or _read_ref)(household_id)
-    if found is None or not _household_visible(actor, found.id, found.community_id, found.grid_id):
+    if found is None or not (_household_visible(actor, found.id, found.community_id, found.grid_id) or (
+            proxy and is_proxy_for(actor, found.id, found.community_id))):
         raise NotFound()
     return found
 
 
-def household_for(actor: User, household_id: int, *roles: str) -> Household:
+def household_for(actor: User, household_id: int, *roles: str, proxy: bool = False) -> Household:
     """:func:`household_in_scope`, read as the ORM object."""
-    return household_in_scope(actor, household_id, *roles, read=_read_object)
+    return household_in_scope(actor, household_id, *roles, read=_read_object, proxy=proxy)
 
 
 def _read_object(household_id: int) -> Household | None:
@@ -179,13 +245,19 @@ class HouseholdRef:
     notice_days: int
     base_points: int
     voucher_ttl_hours: int
+    number: str
+    frozen_reason: str | None
+    frozen_note: str | None
+    frozen_at: Any
 
 
 @functools.lru_cache(maxsize=1)
 def _household_ref_statement() -> sa.Select:
     households, communities = Household.__table__, Community.__table__
     return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, communities.c.timezone,
-                      communities.c.notice_days, communities.c.base_points, communities.c.voucher_ttl_hours)
+                      communities.c.notice_days, communities.c.base_points, communities.c.voucher_ttl_hours,
+                      households.c.number, households.c.frozen_reason, households.c.frozen_note,
+                      households.c.frozen_at)
             .join(communities, communities.c.id == households.c.community_id)
             .where(households.c.id == sa.bindparam("household_id")))
 
@@ -194,15 +266,18 @@ def _read_ref(household_id: int) -> Any:
     return execute(_household_ref_statement(), {"household_id": household_id}).first()
 
 
-def household_ref(actor: User, household_id: int, *roles: str) -> HouseholdRef:
+def household_ref(actor: User, household_id: int, *roles: str, proxy: bool = False) -> HouseholdRef:
     """:func:`household_in_scope` without loading the ORM objects (:class:`HouseholdRef`): the
     same roles, the same scope (404 outside it), the same answers."""
-    return HouseholdRef(*household_in_scope(actor, household_id, *roles, read=_read_ref))
+    return HouseholdRef(*household_in_scope(actor, household_id, *roles, read=_read_ref, proxy=proxy))
 
 
-def ensure_household_visible(actor: User, household_id: int, community_id: int, grid_id: int | None) -> None:
-    """:func:`household_visible` for a household read as a row (404 when it is out of scope)."""
-    if not _household_visible(actor, household_id, community_id, grid_id):
+def ensure_household_visible(actor: User, household_id: int, community_id: int, grid_id: int | None, *,
+                             proxy: bool = False) -> None:
+    """:func:`household_visible` for a household read as a row (404 when it is out of scope);
+    with ``proxy``, an open proxy grant also lets ``actor`` in."""
+    if not _household_visible(actor, household_id, community_id, grid_id) and not (
+            proxy and is_proxy_for(actor, household_id, community_id)):
         raise NotFound()
 
 

@@ -1,15 +1,31 @@
 from flask.views import MethodView
 
-from pointsbank.apispec import Blueprint
+from pointsbank.apispec import Blueprint, ErrorSchema
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
-from pointsbank.community import services
+from pointsbank.community import freeze, proxies, services
 from pointsbank.community.schemas import (CommunityCreateSchema, CommunitySchema, CommunitySettingsSchema,
-                                          GridSchema, HouseholdCreateSchema, HouseholdPageSchema,
-                                          HouseholdQueryArgsSchema, HouseholdSchema, RegionSchema)
+                                          FreezeSchema, GridSchema, HouseholdCreateSchema, HouseholdPageSchema,
+                                          HouseholdQueryArgsSchema, HouseholdSchema, ProxyCreateSchema, ProxySchema,
+                                          RegionSchema)
 from pointsbank.database import read_only, unit_of_work
 
 blp = Blueprint("community", __name__, url_prefix="/api/v1", description="Regions, communities and households")
+blp.before_app_request(policy.forget_proxy_grants)
+blp.after_app_request(proxies.audit_uses)  # every use of a proxy grant, audited with both names
+
+
+def errors(*pairs: tuple[int, str]):
+    """Document the refusals an operation may answer."""
+    def decorate(fn):
+        for status, description in reversed(pairs):
+            fn = blp.alt_response(status, schema=ErrorSchema, description=description)(fn)
+        return fn
+    return decorate
+
+
+NOT_FOUND_HOUSEHOLD = (404, "`not_found`: no such household, or not one the caller may see")
+CONFLICT_OF_INTEREST = (403, "`conflict_of_interest`: staff acting on their own household")
 
 
 @blp.route("/regions")
@@ -98,3 +114,64 @@ class HouseholdById(MethodView):
     def get(self, household_id):
         """A household with balance, base and redeemable points."""
         return services.household_view(current_user(), household_id)
+
+
+@blp.route("/households/<int:household_id>/freeze")
+class HouseholdFreeze(MethodView):
+    @policy.allow("staff")
+    @unit_of_work
+    @blp.arguments(FreezeSchema)
+    @blp.response(200, HouseholdSchema)
+    @errors(NOT_FOUND_HOUSEHOLD, CONFLICT_OF_INTEREST)
+    def post(self, data, household_id):
+        """Freeze a household (moved away, deceased, under review): awards, vouchers, cards and
+        redemptions are refused with 422 `household_frozen` until it is unfrozen; balance and
+        history are kept. Freezing a frozen household changes its reason."""
+        freeze.freeze_household(current_user(), household_id, **data)
+        return services.household_view(current_user(), household_id)
+
+
+@blp.route("/households/<int:household_id>/unfreeze")
+class HouseholdUnfreeze(MethodView):
+    @policy.allow("staff")
+    @unit_of_work
+    @blp.response(200, HouseholdSchema)
+    @errors(NOT_FOUND_HOUSEHOLD, CONFLICT_OF_INTEREST, (409, "`household_not_frozen`: the household is not frozen"))
+    def post(self, household_id):
+        """Unfreeze a household: everything works again as before."""
+        freeze.unfreeze_household(current_user(), household_id)
+        return services.household_view(current_user(), household_id)
+
+
+@blp.route("/households/<int:household_id>/proxies")
+class HouseholdProxies(MethodView):
+    @policy.allow("admin", "staff")
+    @blp.response(200, ProxySchema(many=True))
+    @errors(NOT_FOUND_HOUSEHOLD)
+    def get(self, household_id):
+        """The logins that may see and spend for the household (its proxies, 代办人)."""
+        return proxies.list_proxies(current_user(), household_id)
+
+    @policy.allow("staff")
+    @unit_of_work
+    @blp.arguments(ProxyCreateSchema)
+    @blp.response(201, ProxySchema)
+    @errors((404, "`not_found`: no such household or login in the caller's community"),
+            (409, "`proxy_exists`: the login is already a proxy for the household"),
+            (422, "`proxy_not_allowed`: only a resident of another household or a grid worker can be a proxy"))
+    def post(self, data, household_id):
+        """Let a relative's resident login or a grid worker see the household's balance, history and
+        passbook and issue its vouchers; every use is audited with both names."""
+        return proxies.grant_proxy(current_user(), household_id, **data)
+
+
+@blp.route("/households/<int:household_id>/proxies/<int:user_id>")
+class HouseholdProxyById(MethodView):
+    @policy.allow("staff")
+    @unit_of_work
+    @blp.response(204)
+    @errors((404, "`not_found`: no such household in the caller's scope; `proxy_not_found`: the login is not "
+                  "a proxy for the household"))
+    def delete(self, household_id, user_id):
+        """End a proxy grant: from now on the login is refused like any stranger."""
+        proxies.revoke_proxy(current_user(), household_id, user_id)

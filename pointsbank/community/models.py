@@ -87,9 +87,16 @@ class Grid(db.Model):
     name: Mapped[str] = mapped_column(sa.String(100))
 
 
+FREEZE_REASONS = ("moved_away", "deceased", "under_review")
+
+
 class Household(db.Model):
     __tablename__ = "households"
-    __table_args__ = (sa.UniqueConstraint("community_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "number"),
+        sa.CheckConstraint(sa.text("frozen_reason IS NULL OR frozen_reason IN ('moved_away','deceased','under_review')"),
+                           name="frozen_reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"), index=True)
@@ -98,6 +105,10 @@ class Household(db.Model):
     address: Mapped[str | None] = mapped_column(sa.String(255))
     grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grids.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: frozen (moved away, deceased, under review): nothing moves until unfreeze — see community.freeze
+    frozen_reason: Mapped[str | None] = mapped_column(sa.String(16))
+    frozen_note: Mapped[str | None] = mapped_column(sa.String(255))
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     community: Mapped[Community] = relationship(lazy="joined", innerjoin=True)
     grid: Mapped[Grid | None] = relationship(lazy="joined")
@@ -115,3 +126,25 @@ class Resident(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     household: Mapped[Household] = relationship(back_populates="residents")
+
+
+class HouseholdProxy(db.Model):
+    """A login allowed to see and spend for a household it does not belong to (代办人): a
+    relative's resident login of another household, or a grid worker. Ending a grant stamps
+    ``revoked_at`` (the row stays for the record); at most one open grant per login and household."""
+
+    __tablename__ = "household_proxies"
+    __table_args__ = (
+        sa.Index("ix_household_proxies_community_id_user_id", "community_id", "user_id"),
+        sa.Index("uq_household_proxies_open", "community_id", "household_id", "user_id", unique=True,
+                 sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -125,6 +125,36 @@ class ResidentSchema(ma.Schema):
     name = ma.fields.String()
 
 
+class FrozenSchema(ma.Schema):
+    reason = ma.fields.String(metadata={"description": "moved_away, deceased or under_review"})
+    label = ma.fields.String(metadata={"description": "the reason in words, in the caller's language"})
+    note = ma.fields.String(allow_none=True)
+    frozen_at = ma.fields.AwareDateTime()
+
+
+class FreezeSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=validate.OneOf(["moved_away", "deceased", "under_review"]))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class ProxyCreateSchema(ma.Schema):
+    user_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1),
+                                metadata={"description": "a resident login of another household, or a grid worker, "
+                                                         "of the household's community"})
+
+
+class ProxySchema(ma.Schema):
+    id = ma.fields.Integer()
+    household_id = ma.fields.Integer()
+    household = ma.fields.String(metadata={"description": "number and head's name"})
+    user_id = ma.fields.Integer()
+    username = ma.fields.String()
+    display_name = ma.fields.String(allow_none=True)
+    role = ma.fields.String()
+    granted_at = ma.fields.AwareDateTime()
+    granted_by_id = ma.fields.Integer(allow_none=True)
+
+
 class HouseholdSchema(ma.Schema):
     id = ma.fields.Integer()
     community_id = ma.fields.Integer()
@@ -136,6 +166,8 @@ class HouseholdSchema(ma.Schema):
     balance = ma.fields.Integer(metadata={"description": "points on the account, base included"})
     base_points = ma.fields.Integer()
     redeemable = ma.fields.Integer(metadata={"description": "max(0, balance - base_points): what vouchers may draw"})
+    frozen = ma.fields.Nested(FrozenSchema, allow_none=True,
+                              metadata={"description": "null, or why the household is frozen (nothing moves)"})
 
 
 class HouseholdQueryArgsSchema(CursorArgsSchema):

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.community.freeze import frozen_view
 from pointsbank.community.models import Community, Grid, Household, Region, Resident
 from pointsbank.database import insert_or_conflict, execute
 from pointsbank.errors import Conflict, NotFound
@@ -174,16 +175,18 @@ def household_dict(household: Any, *, grid: str | None, residents: Any, balance:
         "head_name": household.head_name, "address": household.address, "grid": grid,
         "residents": residents, "balance": balance, "base_points": base_points,
         "redeemable": max(0, balance - base_points),
+        "frozen": frozen_view(household.frozen_reason, household.frozen_note, household.frozen_at),
     }
 
 
 def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
     """A household in scope with its balance: :func:`pointsbank.auth.policy.household_in_scope`
-    reading one statement for the household, its community's base, its grid and its balance,
-    then one for its residents (Core; no ORM objects on a read that every resident's phone makes)."""
+    reading one statement for the household, its community's base, its grid, its balance and its
+    freeze (a proxy's grant is asked only when the usual scope says no), then one for its
+    residents (Core; no ORM objects on a read that every resident's phone makes)."""
     if household_id is None:
         return None
-    row = policy.household_in_scope(actor, household_id, read=_read_view_row)
+    row = policy.household_in_scope(actor, household_id, read=_read_view_row, proxy=True)
     residents = execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
     return household_dict(row, grid=row.grid, residents=residents, balance=int(row.balance or 0),
                           base_points=row.base_points)
@@ -201,7 +204,8 @@ def _household_view_statement() -> sa.Select:
                                                 Account.__table__)
     return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
                       households.c.head_name, households.c.address, communities.c.base_points,
-                      grids.c.name.label("grid"), accounts.c.balance)
+                      grids.c.name.label("grid"), accounts.c.balance, households.c.frozen_reason,
+                      households.c.frozen_note, households.c.frozen_at)
             .select_from(households.join(communities, communities.c.id == households.c.community_id)
                          .outerjoin(grids, grids.c.id == households.c.grid_id)
                          .outerjoin(accounts, accounts.c.household_id == households.c.id))

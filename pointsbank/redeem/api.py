@@ -97,7 +97,7 @@ class KeyRotation(MethodView):
 
 @blp.route("/vouchers")
 class Vouchers(MethodView):
-    @policy.allow("resident", "staff")
+    @policy.allow("resident", "staff", "grid_worker")
     @unit_of_work
     @idempotent
     @blp.arguments(VoucherCreateSchema)
@@ -110,13 +110,13 @@ class Vouchers(MethodView):
 
 @blp.route("/vouchers/<voucher_id>")
 class VoucherById(MethodView):
-    @policy.allow("admin", "staff", "resident")
+    @policy.allow("admin", "staff", "grid_worker", "resident")
     @blp.response(200, VoucherSchema)
     def get(self, voucher_id):
         """A voucher, its status and, once redeemed, its receipt."""
         return vouchers.get_voucher(current_user(), voucher_id)
 
-    @policy.allow("staff", "resident")
+    @policy.allow("staff", "grid_worker", "resident")
     @unit_of_work
     @idempotent
     @blp.response(200, VoucherSchema)
@@ -142,7 +142,7 @@ IMAGE_DOC = "the QR code of the voucher's token; `Cache-Control: private` until 
 
 @blp.route("/vouchers/<voucher_id>/qr.png")
 class VoucherQrPng(MethodView):
-    @policy.allow("admin", "staff", "resident")
+    @policy.allow("admin", "staff", "grid_worker", "resident")
     @blp.response(200, BINARY, content_type="image/png", description=IMAGE_DOC)
     def get(self, voucher_id):
         """The voucher's QR code as a PNG (10 pixels per module)."""
@@ -151,7 +151,7 @@ class VoucherQrPng(MethodView):
 
 @blp.route("/vouchers/<voucher_id>/qr.svg")
 class VoucherQrSvg(MethodView):
-    @policy.allow("admin", "staff", "resident")
+    @policy.allow("admin", "staff", "grid_worker", "resident")
     @blp.response(200, BINARY, content_type="image/svg+xml", description=IMAGE_DOC)
     def get(self, voucher_id):
         """The voucher's QR code as SVG, scaled to fit its container."""
@@ -160,7 +160,7 @@ class VoucherQrSvg(MethodView):
 
 @blp.route("/households/<int:household_id>/vouchers")
 class HouseholdVouchers(MethodView):
-    @policy.allow("admin", "staff", "resident")
+    @policy.allow("admin", "staff", "grid_worker", "resident")
     @blp.arguments(VoucherQueryArgsSchema, location="query")
     @blp.response(200, VoucherPageSchema)
     def get(self, args, household_id):

@@ -38,6 +38,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
+from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update
 from pointsbank.errors import NotFound
@@ -78,6 +79,7 @@ def redeem(actor: User, *, code: str, points: int | None = None,
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
     community_id = voucher.community_id
     shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
+    freeze.ensure_not_frozen(voucher.household_id)  # households: a frozen one's voucher is refused
     basket = None
     if items is not None:
         basket = basket_redemption.price_for_voucher(voucher, shop.id, items, now, locked)
@@ -174,6 +176,7 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
         raise VoucherNotFound()
     match_signed(voucher, signed)
     ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
+    freeze.ensure_not_frozen(voucher.household_id)  # households: the confirm page says so, with the reason
     community = db.session.get(Community, voucher.community_id)
     return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
             "value_fen": voucher.points * community.point_value_fen, "shop_id": shop.id, "shop_name": shop.name}

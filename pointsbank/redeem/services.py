@@ -117,13 +117,15 @@ def effective_status(voucher: Voucher, now: datetime | None = None) -> str:
 
 def voucher_for(actor: User, voucher_id: str, *roles: str) -> Voucher:
     """The voucher if ``actor`` may see its household (residents: their own; staff: their
-    community); 404 ``voucher_not_found`` otherwise, whether or not it exists."""
+    community; a proxy: the household it helps); 404 ``voucher_not_found`` otherwise, whether
+    or not it exists."""
     policy.require_role(actor, *roles)
     voucher = db.session.get(Voucher, voucher_id) if VOUCHER_ID.match(voucher_id or "") else None
     if voucher is None:
         raise VoucherNotFound()
     try:
-        policy.household_for(actor, voucher.household_id, *roles)
+        policy.household_for(actor, voucher.household_id, *roles, proxy=True)
+        policy.ensure_may_spend(actor, voucher.household_id, voucher.community_id)
     except NotFound:
         raise VoucherNotFound() from None
     return voucher

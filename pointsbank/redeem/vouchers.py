@@ -31,6 +31,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.community import freeze
 from pointsbank.errors import NotFound
 from pointsbank.database import execute
 from pointsbank.extensions import db
@@ -48,13 +49,15 @@ API = "/api/v1"
 
 def issue_voucher(actor: User, *, points: int, household_id: int | None = None) -> dict[str, Any]:
     """A resident for their own household; staff for any household of their community but
-    their own (conflict of interest)."""
-    policy.require_role(actor, "resident", "staff")
+    their own (conflict of interest); a proxy (a resident or grid worker with a grant) for the
+    household it helps. A frozen household's voucher is refused (``household_frozen``)."""
+    policy.require_role(actor, "resident", "staff", "grid_worker")
     if actor.role == "resident" and household_id is None:
         household_id = actor.household_id
     if household_id is None:
         raise HouseholdRequired()
-    household = policy.household_ref(actor, household_id, "resident", "staff")
+    household = policy.household_ref(actor, household_id, "resident", "staff", "grid_worker", proxy=True)
+    policy.ensure_may_spend(actor, household.id, household.community_id)
     if actor.role == "staff":
         policy.ensure_not_own_household(actor, household.id)
     if points < 1:
@@ -64,6 +67,7 @@ def issue_voucher(actor: User, *, points: int, household_id: int | None = None) 
     account = ledger.lock_household_accounts([household.id]).get(household.id)
     if account is None:
         raise NotFound()
+    freeze.ensure_not_frozen(household.id)  # under the account's lock: see community.freeze
     escrow = ledger.system_accounts(community_id)["vouchers"]
     posted = ledger.post(community_id, "voucher_issue", [(account.id, -points), (escrow, points)], actor_id=actor.id,
                          reference=("voucher", voucher_id), minimums={account.id: household.base_points},
@@ -122,7 +126,7 @@ def voucher_view(voucher: Voucher, *, token: str | None = None, receipt: dict[st
 
 def get_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
     """One voucher with its token, and once redeemed its receipt."""
-    voucher = voucher_for(actor, voucher_id, "admin", "staff", "resident")
+    voucher = voucher_for(actor, voucher_id, "admin", "staff", "grid_worker", "resident")
     redemption = db.session.scalar(sa.select(Redemption).where(Redemption.voucher_id == voucher.id)) \
         if voucher.status == "redeemed" else None
     return voucher_view(voucher, token=token_of(voucher),
@@ -132,7 +136,8 @@ def get_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
 def list_household_vouchers(actor: User, household_id: int, *, status: str | None = None, limit: int = 50,
                             cursor: str | None = None) -> dict[str, Any]:
     """A household's vouchers, newest first (ordered by their issue transaction)."""
-    policy.household_for(actor, household_id, "admin", "staff", "resident")
+    household = policy.household_for(actor, household_id, "admin", "staff", "grid_worker", "resident", proxy=True)
+    policy.ensure_may_spend(actor, household.id, household.community_id)
     stmt = sa.select(Voucher).where(Voucher.household_id == household_id)
     now = clock.now()
     if status == "issued":
@@ -189,7 +194,7 @@ _MIMETYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 def voucher_qr(actor: User, voucher_id: str, kind: str) -> QrImage:
     """The QR image of an open voucher's token (``kind`` png or svg), cacheable until it expires."""
-    voucher = voucher_for(actor, voucher_id, "admin", "staff", "resident")
+    voucher = voucher_for(actor, voucher_id, "admin", "staff", "grid_worker", "resident")
     now = clock.now()
     ensure_redeemable(voucher, now=now)
     cached = qr_cache.get((voucher.id, kind))
@@ -207,7 +212,7 @@ def voucher_qr(actor: User, voucher_id: str, kind: str) -> QrImage:
 def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
     """Take an open voucher back: its points return to the household. A voucher whose time
     has run out but that the expiry job has not reached yet is closed as expired, the same way."""
-    voucher = voucher_for(actor, voucher_id, "staff", "resident")
+    voucher = voucher_for(actor, voucher_id, "staff", "grid_worker", "resident")
     voucher = lock_voucher(voucher.id)
     now = clock.now()
     if voucher.status != "issued":

@@ -1,13 +1,14 @@
 from flask import make_response
 from flask.views import MethodView
 
-from pointsbank.apispec import Blueprint
+from pointsbank.apispec import Blueprint, ErrorSchema
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.database import unit_of_work
 from pointsbank.ledger.idempotency import idempotent
-from pointsbank.reports import exports, notice, rankings, statements
-from pointsbank.reports.schemas import (ExportArgsSchema, NoticeSchema, PeriodArgsSchema, RankingSchema,
+from pointsbank.reports import exports, notice, passbook, rankings, statements
+from pointsbank.reports.schemas import (ExportArgsSchema, NoticeSchema, PassbookArgsSchema, PassbookSchema,
+                                        PeriodArgsSchema, RankingSchema,
                                         RegionRankingArgsSchema, RegionRankingSchema, SettlementRunResultSchema,
                                         SettlementRunSchema, ShopStatementQueryArgsSchema, StatementExportArgsSchema,
                                         StatementPageSchema, StatementQueryArgsSchema, StatementSchema)
@@ -156,3 +157,17 @@ class RegionRankings(MethodView):
     def get(self, args, region_id):
         """The communities under a town or county ranked by average points per household in a period."""
         return rankings.region_ranking(current_user(), region_id, args["period"])
+
+
+@blp.route("/households/<int:household_id>/passbook")
+class HouseholdPassbook(MethodView):
+    @policy.allow("admin", "staff", "grid_worker", "resident")
+    @blp.arguments(PassbookArgsSchema, location="query")
+    @blp.response(200, PassbookSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="`invalid_period`: not a quarter like 2026Q3 or a year")
+    @blp.alt_response(404, schema=ErrorSchema, description="`not_found`: no such household, or not one the caller "
+                                                           "may see (staff, its grid worker, its residents, its proxies)")
+    def get(self, args, household_id):
+        """A household's passbook (存折) for a quarter or a year: every movement in plain words with the
+        running balance, the base, the opening and the closing balance (printable at /staff and /home)."""
+        return passbook.passbook(current_user(), household_id, period=args.get("period"))

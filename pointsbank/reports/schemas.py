@@ -185,3 +185,62 @@ class RegionRankingSchema(ma.Schema):
     region_id = ma.fields.Integer()
     region = ma.fields.String()
     ranking = ma.fields.List(ma.fields.Nested(RegionRankingEntrySchema))
+
+
+# --- the passbook (households) ----------------------------------------------------------------
+
+class PassbookArgsSchema(ma.Schema):
+    period = ma.fields.String(validate=PERIOD, metadata={"description": "2026Q3 or 2026; default: the running quarter"})
+
+
+class PassbookLineSchema(ma.Schema):
+    id = ma.fields.Integer(metadata={"description": "the posting"})
+    transaction_id = ma.fields.Integer()
+    at = ma.fields.AwareDateTime()
+    date = ma.fields.Date(metadata={"description": "the day in the community's time zone"})
+    kind = ma.fields.String()
+    title = ma.fields.String(metadata={"description": "what kind of movement, in words"})
+    description = ma.fields.String(metadata={"description": "the rule, the shop, the reason … in words"})
+    points = ma.fields.Integer()
+    balance = ma.fields.Integer(metadata={"description": "the running balance after this line"})
+    balance_after = ma.fields.Integer(metadata={"description": "the ledger's balance after this posting (equal)"})
+
+
+class PassbookFrozenSchema(ma.Schema):
+    reason = ma.fields.String()
+    label = ma.fields.String()
+    note = ma.fields.String(allow_none=True)
+    frozen_at = ma.fields.AwareDateTime()
+
+
+class PassbookHouseholdSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    head_name = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    grid = ma.fields.String(allow_none=True)
+    residents = ma.fields.List(ma.fields.String())
+    frozen = ma.fields.Nested(PassbookFrozenSchema, allow_none=True)
+
+
+class PassbookCommunitySchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    code = ma.fields.String()
+
+
+class PassbookSchema(ma.Schema):
+    period = ma.fields.String()
+    first_day = ma.fields.Date()
+    last_day = ma.fields.Date()
+    is_closed = ma.fields.Boolean(metadata={"description": "false while the period runs: the closing balance is so far"})
+    household = ma.fields.Nested(PassbookHouseholdSchema)
+    community = ma.fields.Nested(PassbookCommunitySchema)
+    base_points = ma.fields.Integer()
+    opening_balance = ma.fields.Integer()
+    closing_balance = ma.fields.Integer()
+    points_in = ma.fields.Integer()
+    points_out = ma.fields.Integer()
+    redeemable_at_close = ma.fields.Integer()
+    lines = ma.fields.List(ma.fields.Nested(PassbookLineSchema))
+    printed_at = ma.fields.AwareDateTime()

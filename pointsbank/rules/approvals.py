@@ -18,8 +18,10 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.community import freeze
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
+from pointsbank.ledger import services as ledger
 from pointsbank.rules import listing, services as books
 from pointsbank.rules.errors import AlreadyApproved, RecordNotPending, SecondPersonRequired
 from pointsbank.rules.models import BehaviourRecord, RecordApproval
@@ -53,6 +55,8 @@ def _refuse(refusal: str | None) -> None:
 
 def approve(actor: User, record_id: int) -> BehaviourRecord:
     record = _pending_for_decision(actor, record_id)
+    ledger.lock_household_accounts([record.household_id])  # households: the freeze is read under the lock
+    freeze.ensure_not_frozen(record.household_id)
     approvers = set(db.session.scalars(sa.select(RecordApproval.approver_id)
                                        .where(RecordApproval.record_id == record.id)))
     _refuse(policy.record_decision_refusal(actor, record, approvers))

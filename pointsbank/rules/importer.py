@@ -22,6 +22,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.bulk import insert_rows
+from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.errors import BadRequest, NotFound
 from pointsbank.database import next_ids
@@ -71,6 +72,11 @@ def import_records(actor: User | None, community_id: int, data: bytes, filename:
     report.skipped = len(candidates) - len(fresh)
     # locked before usage is read: caps hold under concurrency
     accounts = lock_households(c.household_id for c in fresh) if post else {}
+    frozen = freeze.frozen_among(c.household_id for c in fresh)  # households: a frozen one's rows are refused
+    for candidate in fresh:
+        if candidate.household_id in frozen:
+            report.fail(candidate.line, "household_frozen", number=frozen[candidate.household_id].number)
+    fresh = [c for c in fresh if c.household_id not in frozen]
     score(community, fresh, report, progress)
     scored = [c for c in fresh if c.decision is not None]
     report.invalid = len(report.bad_lines)

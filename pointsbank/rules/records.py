@@ -32,6 +32,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.community import freeze
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
 from pointsbank.database import execute, next_ids
@@ -189,6 +190,7 @@ def create_record(actor: User, *, household_id: int, rule_code: str, occurred_on
                   evidence: int | None = None) -> BehaviourRecord:
     household, version, rule, found = _prepare(actor, household_id, rule_code, occurred_on, resident_id, evidence)
     locked = lock_and_draw(household.id)  # before usage is read: caps hold under concurrency
+    freeze.ensure_not_frozen(household.id)  # households: no record for a frozen one
     scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                    quantity=quantity, has_evidence=found is not None)
     record = keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
@@ -222,6 +224,7 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     rule = rule_in(version, rule_code)
     found = _evidence(actor, {h.id for h, _ in targets}, community.id, evidence)
     accounts = lock_households(h.id for h, _ in targets)
+    freeze.ensure_none_frozen(h.id for h, _ in targets)  # households: the whole group is refused
     record_ids = next_ids(BehaviourRecord.__table__, len(targets))
     group_key = uuid.uuid4().hex
     records = []

@@ -69,6 +69,7 @@ REFUSAL_TITLES = {
     "points_not_positive": _l("Points missing"),
     "too_many_attempts": _l("Too many wrong codes"),
     "shop_inactive": _l("Shop closed for vouchers"),
+    "household_frozen": _l("Household frozen"),
 }
 
 

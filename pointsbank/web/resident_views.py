@@ -6,6 +6,11 @@ resident's own household), ``issue_voucher`` / ``get_voucher`` / ``cancel_vouche
 ``voucher_qr`` (another household's voucher answers 404, exactly like the API), and
 ``reports.resets.upcoming_reset`` for the notice of the next reset or expiry.
 
+A resident who is a **proxy** (代办人) for other households picks the one it acts for on
+``/home`` (``POST /home/switch``, kept in the session); every page then shows that household —
+the services check the grant (``policy.is_proxy_for``) and audit each use with both names.
+``/home/passbook`` is the printable passbook of the household shown.
+
 The voucher page polls ``/home/vouchers/<id>/status`` (``static/js/voucher.js``) and reloads
 when the shop has redeemed it, so the resident sees "Used" with the receipt; without
 JavaScript a reload does the same.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
@@ -25,14 +30,14 @@ from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.auth.models import User
-from pointsbank.community import services as community_services
+from pointsbank.community import proxies, services as community_services
 from pointsbank.community.models import Community
 from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError, NotFound
 from pointsbank.ledger import history
 from pointsbank.redeem import vouchers
 from pointsbank.regions.stars import stars_view
-from pointsbank.reports import resets
+from pointsbank.reports import passbook as passbooks, resets
 from pointsbank.reports import pages as queries
 from pointsbank.web.forms import ActionForm
 from pointsbank.web.i18n import kind_label, localized
@@ -53,9 +58,24 @@ class VoucherForm(FlaskForm):
                           render_kw={"inputmode": "numeric", "min": 1, "autocomplete": "off"})
 
 
+#: the session key of the household a proxy acts for on these pages
+ACTING = "acting_household_id"
+
+
+def acting_household_id(actor: User) -> int | None:
+    """The household the pages show: the one picked with ``/home/switch`` while the grant
+    lasts (the services refuse it with 404 once it has ended), else the resident's own."""
+    return session.get(ACTING) or actor.household_id
+
+
 def _household(actor: User) -> tuple[Community, dict[str, Any]]:
     community = current_community(actor)
-    household = community_services.household_view(actor, actor.household_id)
+    try:
+        household = community_services.household_view(actor, acting_household_id(actor))
+    except NotFound:
+        if session.pop(ACTING, None) is None:  # a grant ended: back to the resident's own household
+            raise
+        household = community_services.household_view(actor, actor.household_id)
     if household is None:  # a resident login without a household has no page
         raise NotFound()
     return community, household
@@ -76,6 +96,7 @@ def _render_home(actor: User, form: VoucherForm | None = None, status: int = 200
     form = form or VoucherForm()
     return render_template(
         "resident/home.html", active="home", household=household, form=form, open_vouchers=open_vouchers,
+        helped=proxies.helped_households(actor), acting_for=household["id"] != actor.household_id,
         notice=resets.upcoming_reset(community, household["id"]), reset_policy=community.points_reset,
         expire_years=community.points_expire_years,
         entries=explain(actor, community, postings["items"]), more_history=postings["next_cursor"] is not None,
@@ -102,7 +123,7 @@ def create_voucher() -> Any:
     form = VoucherForm()
     if not form.validate():
         return _render_home(actor, form, 400)
-    made = attempt(vouchers.issue_voucher, actor, points=form.points.data)
+    made = attempt(vouchers.issue_voucher, actor, points=form.points.data, household_id=acting_household_id(actor))
     if made is None:
         return _render_home(actor, form, 422)
     return redirect(url_for(".voucher", voucher_id=made["id"]))
@@ -167,6 +188,33 @@ def cancel_voucher(voucher_id: str) -> Response:
         else:
             flash(_("The voucher is cancelled; its points are back in your account."), "success")
     return redirect(url_for(".voucher", voucher_id=voucher_id))
+
+
+# --- proxies and the passbook ---------------------------------------------------------------
+
+@bp.post("/switch")
+@policy.allow("resident")
+def switch_household() -> Response:
+    """Act for another household this login is a proxy for (or back to its own)."""
+    actor = current_user()
+    wanted = request.form.get("household_id", type=int)
+    if ActionForm().validate():
+        if wanted in {h.id for h in proxies.helped_households(actor)}:
+            session[ACTING] = wanted
+        else:
+            session.pop(ACTING, None)
+    return redirect(url_for(".home"))
+
+
+@bp.get("/passbook")
+@policy.allow("resident")
+def passbook() -> str:
+    actor = current_user()
+    _, household = _household(actor)
+    book = passbooks.passbook(actor, household["id"], period=request.args.get("period") or None)
+    return render_template("passbook.html", layout="resident/layout.html", active="history", book=book,
+                           size=request.args.get("size") if request.args.get("size") in ("a4", "a5") else "a4",
+                           back=url_for(".home"))
 
 
 # --- the history in plain words --------------------------------------------------------------

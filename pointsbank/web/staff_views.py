@@ -11,11 +11,12 @@ from flask import Response, redirect, render_template, request, session, url_for
 
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
-from pointsbank.community import services as community_services
+from pointsbank.community import proxies, services as community_services
 from pointsbank.ledger import history
 from pointsbank.regions.stars import stars_view
 from pointsbank.rules import listing
 from pointsbank.reports import pages as queries
+from pointsbank.web import staff_households
 from pointsbank.web.pages import current_community, rule_book, rule_names
 from pointsbank.web.staff_blueprint import bp
 
@@ -66,4 +67,6 @@ def household(household_id: int) -> str:
     records = listing.list_records(actor, household_id=household_id, limit=10)
     return render_template("staff/household.html", active="households", household=view, postings=postings,
                            records=records["items"], rule_names=rule_names(rule_book(actor, community)),
-                           stars=stars_view(view["community_id"], view["id"]))
+                           stars=stars_view(view["community_id"], view["id"]),
+                           proxies=proxies.list_proxies(actor, household_id) if actor.role in ("admin", "staff")
+                           else [], **staff_households.household_forms())

@@ -117,6 +117,14 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/redemptions/sync"): only(400, "cashier_a"),
     ("GET", "/api/v1/communities/{alpha}/double-spends"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
     ("POST", "/api/v1/double-spends/{missing}/settle"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
+    # households: freeze and proxies are staff's; the passbook is the household's usual scope (and its proxies')
+    ("POST", "/api/v1/households/{a1}/freeze"): only(400, "staff_a", "staff_b"),
+    ("POST", "/api/v1/households/{a1}/unfreeze"): only(409, "staff_a", staff_b=404),
+    ("GET", "/api/v1/households/{a1}/proxies"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
+    ("POST", "/api/v1/households/{a1}/proxies"): only(400, "staff_a", "staff_b"),
+    ("DELETE", "/api/v1/households/{a1}/proxies/{missing}"): only(404, "staff_a", "staff_b"),
+    ("GET", "/api/v1/households/{a1}/passbook"): only(200, "admin", "staff_a", "grid_a", "resident_a1",
+                                                      admin_t2=404, staff_b=404),
     # region rankings need ?period=; without it an allowed admin gets 400
     ("GET", "/api/v1/regions/{t1}/rankings"): only(400, "admin", "admin_t2"),
     # the town and the county: the dashboard and fairness need ?period= (400 before the scope check)

@@ -44,6 +44,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
+from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update, unit_of_work
 from pointsbank.errors import NotFound
@@ -86,7 +87,7 @@ def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str
         household_id = actor.household_id
     if household_id is None:
         raise HouseholdRequired()
-    household = policy.household_ref(actor, household_id, "resident", "staff")
+    household = policy.household_ref(actor, household_id, "resident", "staff", proxy=True)
     if actor.role == "staff":
         policy.ensure_not_own_household(actor, household.id)
     shop = db.session.get(Shop, shop_id)
@@ -98,6 +99,7 @@ def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str
     account = ledger.lock_household_accounts([household.id]).get(household.id)
     if account is None:
         raise NotFound()
+    freeze.ensure_not_frozen(household.id)  # households: nothing is reserved for a frozen one
     basket = baskets.price(household=household, shop_id=shop.id, items=items, now=now)
     escrow = ledger.system_accounts(household.community_id)["vouchers"]
     posted = ledger.post(household.community_id, "reservation_hold", [(account.id, -basket.points),
@@ -159,6 +161,7 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
         raise _failed_guess(actor, shop.id, ReservationNotFound())
     now = clock.now()
     ensure_held(reservation, now)
+    freeze.ensure_not_frozen(reservation.household_id)  # households: a frozen one's basket is not handed over
     community = db.session.get(Community, reservation.community_id)
     escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
     shop_account = ledger.shop_account(reservation.community_id, shop.id)
