@@ -40,6 +40,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "REDEEM_GUESSES_PER_SHOP": (30, "failed short-code lookups per shop (all its cashiers) within the window"),
     "REDEEM_GUESS_WINDOW_MINUTES": (10, "the window of the short-code guess throttle"),
     "RESERVATION_TTL_HOURS": (168, "how long a shelf reservation holds its points and goods before they go back"),
+    "DATABASE_REPLICA_URL": (None, "a streaming replica of `DATABASE_URL` (PostgreSQL): balance reads, histories, "
+                                   "boards, rankings, dashboards and exports go there (README, \"Reads on a replica\")"),
+    "REPLICA_MAX_LAG_SECONDS": (5, "a replica further behind than this is skipped, and a login that wrote within it "
+                                   "reads from the primary (its own writes)"),
+    "REPLICA_CHECK_SECONDS": (1.0, "how long a process trusts its last look at the replica's lag"),
 }
 
 
@@ -84,6 +89,15 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     else:
         engine_options["connect_args"] = {"timeout": 30, "check_same_thread": False}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+    replica = app.config["DATABASE_REPLICA_URL"]
+    if replica:
+        if not url.startswith("postgresql"):
+            raise RuntimeError("POINTSBANK_DATABASE_REPLICA_URL needs a PostgreSQL POINTSBANK_DATABASE_URL")
+        if replica.startswith("postgresql://"):
+            replica = "postgresql+psycopg://" + replica.removeprefix("postgresql://")
+        # a replica that does not answer must not hold a request for long: it is skipped instead
+        replica_options = {**engine_options, "connect_args": {**engine_options["connect_args"], "connect_timeout": 2}}
+        app.config.setdefault("SQLALCHEMY_BINDS", {"replica": {"url": replica, **replica_options}})
 
     # flask-smorest / OpenAPI
     app.config.update(

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event, exc as sa_exc
 from sqlalchemy.engine import Engine
 
@@ -73,10 +73,11 @@ def configure_engine(app: Flask) -> None:
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
         else:
-            event.listen(engine.pool, "checkout", _refuse_closed_by_server)
-            event.listen(engine.pool, "connect", _keep_prepared_statements)
+            for each in db.engines.values():  # the primary, and the replica if there is one
+                event.listen(each.pool, "checkout", _refuse_closed_by_server)
+                event.listen(each.pool, "connect", _keep_prepared_statements)
     # registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_session)
     app.teardown_request(_end_read_only)
 
 
@@ -106,7 +107,7 @@ def _refuse_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -
         raise sa_exc.DisconnectionError("the server closed the pooled connection")
 
 
-def _close_session(_error: BaseException | None) -> None:
+def close_session(_error: BaseException | None) -> None:
     """Close the request's session, tolerating a connection that died since its last statement.
 
     The rollback that ends every request fails when the database went away after the answer was
@@ -181,10 +182,12 @@ def unit_of_work(fn: F) -> F:
                 result = fn(*args, **kwargs)
                 committing = True
                 db.session.commit()
+                _wrote()
                 return result
             except DomainError as error:
                 if error.keeps_changes:
                     db.session.commit()
+                    _wrote()
                 else:
                     db.session.rollback()
                 raise
@@ -210,6 +213,12 @@ def unit_of_work(fn: F) -> F:
         raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _wrote() -> None:
+    """Note that this request's login wrote (:mod:`pointsbank.replicas`: it reads its own writes)."""
+    if has_request_context():
+        g.pb_wrote = True
 
 
 def _rollback_after(error: sa_exc.DBAPIError) -> None:
@@ -272,7 +281,7 @@ def start_read_only() -> None:
 
 def _end_read_only(_error: BaseException | None) -> None:
     if g.pop("pb_read_only", False):
-        _close_session(None)
+        close_session(None)
 
 
 def ping() -> None:

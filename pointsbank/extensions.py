@@ -2,7 +2,9 @@
 
 from flask_babel import Babel
 from flask_migrate import Migrate
+from flask import g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -22,7 +24,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+class RoutingSession(Session):
+    """The request's session: on the replica while :mod:`pointsbank.replicas` has moved the
+    request there (``g.pb_replica``), else Flask-SQLAlchemy's choice (the primary)."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):  # type: ignore[no-untyped-def]
+        if bind is None and has_app_context() and g.get("pb_replica"):
+            return self._db.engines["replica"]
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False, "class_": RoutingSession})
 migrate = Migrate()
 api = PointsbankApi()
 babel = Babel()

@@ -11,6 +11,7 @@ from flask import Flask, current_app, g, request, session
 
 from pointsbank.auth import policy, services
 from pointsbank.auth.models import User
+from pointsbank import replicas
 from pointsbank.database import start_read_only
 from pointsbank.errors import Forbidden, Unauthorized
 from pointsbank.extensions import db
@@ -50,12 +51,13 @@ def _load_user() -> None:
     if view is None or request.method == "OPTIONS":
         return
     roles, is_public = policy.roles_of(view, request.method)
-    if is_public or roles is None:
-        return
-    if g.user is None:
-        raise Unauthorized()
-    if g.user.role not in roles:
-        raise Forbidden()
+    if not (is_public or roles is None):
+        if g.user is None:
+            raise Unauthorized()
+        if g.user.role not in roles:
+            raise Forbidden()
+    if request.path.startswith("/api/"):  # pages keep their ORM login attached to the primary's session
+        replicas.route(policy.view_method(view, request.method), g.user)
 
 
 def _epoch(user: User) -> str:
@@ -72,3 +74,4 @@ def login_session(user: User) -> None:
 
 def init_app(app: Flask) -> None:
     app.before_request(_load_user)
+    replicas.init_app(app)

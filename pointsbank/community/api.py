@@ -9,6 +9,7 @@ from pointsbank.community.schemas import (CommunityCreateSchema, CommunitySchema
                                           HouseholdQueryArgsSchema, HouseholdSchema, ProxyCreateSchema, ProxySchema,
                                           RegionSchema)
 from pointsbank.database import read_only, unit_of_work
+from pointsbank.replicas import replica_read
 
 blp = Blueprint("community", __name__, url_prefix="/api/v1", description="Regions, communities and households")
 blp.before_app_request(policy.forget_proxy_grants)
@@ -109,6 +110,7 @@ class Households(MethodView):
 @blp.route("/households/<int:household_id>")
 class HouseholdById(MethodView):
     @policy.allow("admin", "staff", "grid_worker", "resident")
+    @replica_read
     @read_only
     @blp.response(200, HouseholdSchema)
     def get(self, household_id):

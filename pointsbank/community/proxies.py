@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, request
 from flask_babel import lazy_gettext as _l
 
-from pointsbank import clock
+from pointsbank import clock, replicas
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
@@ -144,6 +144,7 @@ def audit_uses(response: Response) -> Response:
     uses = policy.proxy_uses()
     if not uses:
         return response
+    replicas.leave()  # the audit row is written on the primary
     try:
         for user_id, household_id, community_id in uses:
             user, household = db.session.get(User, user_id), db.session.get(Household, household_id)

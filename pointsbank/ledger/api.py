@@ -9,6 +9,7 @@ from pointsbank.ledger.idempotency import idempotent
 from pointsbank.ledger.schemas import (AdjustmentCreateSchema, AdjustmentPageSchema, AdjustmentQueryArgsSchema,
                                       AdjustmentRejectSchema, AdjustmentSchema, PostingPageSchema,
                                       PostingQueryArgsSchema)
+from pointsbank.replicas import replica_read
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="Household history and manual adjustments")
 
@@ -20,6 +21,7 @@ IDEMPOTENCY = {"parameters": [{"in": "header", "name": "Idempotency-Key", "requi
 @blp.route("/households/<int:household_id>/postings")
 class HouseholdPostings(MethodView):
     @policy.allow("admin", "staff", "grid_worker", "resident")
+    @replica_read
     @blp.arguments(PostingQueryArgsSchema, location="query")
     @blp.response(200, PostingPageSchema)
     def get(self, args, household_id):

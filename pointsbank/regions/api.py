@@ -11,6 +11,7 @@ from pointsbank.regions.schemas import (DashboardArgsSchema, DashboardExportArgs
                                         FairnessArgsSchema, FairnessSchema, SpotCheckConfirmSchema,
                                         SpotCheckCreateSchema, SpotCheckDisputeSchema, SpotCheckItemSchema,
                                         SpotCheckQueryArgsSchema, SpotCheckSchema)
+from pointsbank.replicas import replica_read
 from pointsbank.reports.api import BINARY, FILE_DOC, _file
 
 blp = Blueprint("regions", __name__, url_prefix="/api/v1",
@@ -33,6 +34,7 @@ BAD_PERIOD = (400, "invalid_period, or a field that fails validation")
 @blp.route("/regions/<int:region_id>/dashboard")
 class RegionDashboard(MethodView):
     @policy.allow("admin")
+    @replica_read
     @blp.arguments(DashboardArgsSchema, location="query")
     @blp.response(200, DashboardSchema)
     @errors(BAD_PERIOD, OUT_OF_SCOPE)
@@ -44,6 +46,7 @@ class RegionDashboard(MethodView):
 @blp.route("/regions/<int:region_id>/dashboard/export")
 class RegionDashboardExport(MethodView):
     @policy.allow("admin")
+    @replica_read
     @blp.arguments(DashboardExportArgsSchema, location="query")
     @blp.response(200, BINARY, content_type="text/csv")
     @blp.doc(**FILE_DOC)

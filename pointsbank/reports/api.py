@@ -6,6 +6,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.database import unit_of_work
 from pointsbank.ledger.idempotency import idempotent
+from pointsbank.replicas import replica_read
 from pointsbank.reports import exports, notice, passbook, rankings, statements
 from pointsbank.reports.schemas import (ExportArgsSchema, NoticeSchema, PassbookArgsSchema, PassbookSchema,
                                         PeriodArgsSchema, RankingSchema,
@@ -110,6 +111,7 @@ ANY_LOGIN = ("admin", "staff", "grid_worker", "resident", "cashier")
 @blp.route("/communities/<int:community_id>/rankings")
 class CommunityRankings(MethodView):
     @policy.allow(*ANY_LOGIN)
+    @replica_read
     @blp.arguments(PeriodArgsSchema, location="query")
     @blp.response(200, RankingSchema)
     def get(self, args, community_id):
@@ -120,6 +122,7 @@ class CommunityRankings(MethodView):
 @blp.route("/communities/<int:community_id>/rankings/export")
 class CommunityRankingsExport(MethodView):
     @policy.allow(*ANY_LOGIN)
+    @replica_read
     @blp.arguments(ExportArgsSchema, location="query")
     @blp.response(200, BINARY, content_type="text/csv")
     @blp.doc(**FILE_DOC)
@@ -131,6 +134,7 @@ class CommunityRankingsExport(MethodView):
 @blp.route("/communities/<int:community_id>/notice")
 class CommunityNotice(MethodView):
     @policy.allow(*ANY_LOGIN)
+    @replica_read
     @blp.arguments(PeriodArgsSchema, location="query")
     @blp.response(200, NoticeSchema)
     def get(self, args, community_id):
@@ -141,6 +145,7 @@ class CommunityNotice(MethodView):
 @blp.route("/communities/<int:community_id>/notice/export")
 class CommunityNoticeExport(MethodView):
     @policy.allow(*ANY_LOGIN)
+    @replica_read
     @blp.arguments(ExportArgsSchema, location="query")
     @blp.response(200, BINARY, content_type="text/csv")
     @blp.doc(**FILE_DOC)
@@ -152,6 +157,7 @@ class CommunityNoticeExport(MethodView):
 @blp.route("/regions/<int:region_id>/rankings")
 class RegionRankings(MethodView):
     @policy.allow("admin")
+    @replica_read
     @blp.arguments(RegionRankingArgsSchema, location="query")
     @blp.response(200, RegionRankingSchema)
     def get(self, args, region_id):
@@ -162,6 +168,7 @@ class RegionRankings(MethodView):
 @blp.route("/households/<int:household_id>/passbook")
 class HouseholdPassbook(MethodView):
     @policy.allow("admin", "staff", "grid_worker", "resident")
+    @replica_read
     @blp.arguments(PassbookArgsSchema, location="query")
     @blp.response(200, PassbookSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="`invalid_period`: not a quarter like 2026Q3 or a year")

@@ -50,3 +50,18 @@ def test_the_default_body_limit_applies_although_flask_predefines_the_key(tmp_pa
                                       content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_replica_url_becomes_the_replica_bind_with_a_short_connect_timeout(tmp_path):
+    app = create_app({"DATABASE_URL": "postgresql://u@primary/db", "DATABASE_REPLICA_URL": "postgresql://u@standby/db",
+                      "SECRET_KEY": "x"})
+    bind = app.config["SQLALCHEMY_BINDS"]["replica"]
+    assert bind["url"] == "postgresql+psycopg://u@standby/db"
+    assert bind["connect_args"]["connect_timeout"] == 2
+    assert "connect_timeout" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]  # the primary waits
+
+
+def test_a_replica_needs_a_postgresql_primary(tmp_path):
+    with pytest.raises(RuntimeError, match="REPLICA_URL"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/r.db", "DATABASE_REPLICA_URL": "postgresql://u@h/db",
+                    "SECRET_KEY": "x"})
