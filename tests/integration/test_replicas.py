@@ -44,7 +44,8 @@ class Standby:
                           "-D", str(self.data), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync",
                           timeout=180)
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {self.port}\nhot_standby = on\n")
+            # the standby's own record of what it ran: every statement in its log
+            conf.write(f"\nport = {self.port}\nhot_standby = on\nlog_statement = 'all'\n")
         self.start()
 
     def start(self) -> None:
@@ -55,6 +56,15 @@ class Standby:
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def ran_since(self, offset: int) -> str:
+        """The statements the standby logged after ``offset`` (a size of its log)."""
+        with open(self.log, "rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", "replace")
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size
 
     def sql(self, database: str, statement: str) -> Any:
         with psycopg.connect(self.url(database), autocommit=True, connect_timeout=5) as conn:
@@ -142,7 +152,9 @@ def test_reads_go_to_the_replica_a_writer_reads_its_own_writes_and_a_lagging_rep
     app, world, standby = served
     resident, staff = app.test_client(), app.test_client()  # two logins, two cookie jars
 
+    before = standby.log_size()
     assert _balance(resident, world, "resident_a1") == (100, "replica")
+    assert "FROM households" in standby.ran_since(before)  # the standby ran the balance read itself
 
     # a write the replica has replayed, so that its last replayed transaction is recent; then pause
     _adjust(staff, world, 5)
@@ -210,8 +222,10 @@ def test_every_replica_read_answers_on_the_replica_and_a_proxy_use_is_audited_on
     assert uses == 1
 
     # writes never go to the replica
+    before = standby.log_size()
     assert client.post(f"/api/v1/households/{world['a1']}/adjustments", headers=world.headers("staff_a2"),
                        json={"points": 2, "reason": "on the primary"}).headers.get(HEADER) is None
+    assert "INSERT" not in standby.ran_since(before)
 
 
 def test_a_stopped_replica_is_skipped_without_an_error(served):
