@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-PIN = validate.Regexp(r"^[0-9]{6}$", error="The PIN is 6 digits.")
+PIN = [validate.Length(equal=6), validate.Regexp(r"^[0-9]{6}$", error="The PIN is 6 digits.")]
 
 
 class CardCreateSchema(ma.Schema):
