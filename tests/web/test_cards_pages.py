@@ -105,3 +105,37 @@ def test_a_card_payment_shows_in_plain_words_in_the_passbook_and_the_resident_hi
     login(client, "resident_a1")
     history = text(client.get("/home/history?lang=en"))
     assert "30 points spent at 爱心超市 with the household card." in history
+
+
+def test_after_the_pin_the_cashier_takes_a_basket_from_the_shelf_and_the_card_pays_it(client, world):
+    from tests.integration.helpers_shelf import new_item, stock_of
+
+    give(world, "a1", 50)
+    soap = new_item(client, world, points=10, stock=5)
+    made = _issue(world)
+    login(client, "cashier_a")
+    token = csrf_token(text(client.get("/shop")))
+    basket = client.post("/shop/card/basket", data={"csrf_token": token, "card": made["token"], "pin": PIN})
+    html = text(basket)
+    assert basket.status_code == 200 and 'id="basket-card"' in html and 'name="pin"' in html
+    assert 'id="item-search"' not in html
+    paid = client.post("/shop/basket", data={"csrf_token": token, "code": made["token"], "pin": PIN,
+                                             f"qty-{soap['id']}": "2"})
+    assert paid.status_code == 302, text(paid)
+    receipt = text(client.get(paid.headers["Location"]))
+    assert 'id="receipt-points">20<' in receipt
+    assert household_balance(world, "a1") == 130 and stock_of(soap["id"]) == 3
+
+
+def test_a_card_basket_with_a_wrong_pin_takes_nothing_and_shows_the_refusal(client, world):
+    from tests.integration.helpers_shelf import new_item, stock_of
+
+    give(world, "a1", 50)
+    soap = new_item(client, world, points=10, stock=5)
+    made = _issue(world)
+    login(client, "cashier_a")
+    token = csrf_token(text(client.get("/shop")))
+    refused = client.post("/shop/basket", data={"csrf_token": token, "code": made["token"], "pin": "000000",
+                                                f"qty-{soap['id']}": "2"})
+    assert refused.status_code == 401 and 'data-code="wrong_pin"' in text(refused)
+    assert household_balance(world, "a1") == 150 and stock_of(soap["id"]) == 5
