@@ -19,8 +19,10 @@ Order of checks, each refusal moving no point:
 5. the accounts' lock, then the freeze (422 ``household_frozen``), the basket, the points.
 
 Because the counter is read and written under the card's row lock, twenty wrong PINs at once
-block the card exactly at the fifth. Every attempt is audited (``card.pin``, with its outcome);
-the refusals of steps 1–4 keep their audit row, counter and throttle record (``keeps_changes``).
+block the card exactly at the fifth. Every attempt is audited (``card.pin``, with its outcome:
+``ok``, ``wrong_pin``, ``blocked``, ``revoked``, ``throttled`` or the refusal's code). Every
+refusal keeps its audit row, counter and throttle record (``keeps_changes``): those of step 5 are
+raised before anything is written (the ledger checks the floor before it writes), so no point moves.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pointsbank.cards.models import MAX_WRONG_PINS, HouseholdCard
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.database import dialect_name, execute, lock_for_update
-from pointsbank.errors import NotFound
+from pointsbank.errors import DomainError, NotFound
 from pointsbank.redeem import card_receipts, keys, redemptions
 from pointsbank.redeem.services import PointsNotPositive, ShopInactive, receipt_view
 from pointsbank.shelf import redemption as basket_redemption
@@ -122,11 +124,16 @@ def locked_card(actor: User, card: str, pin: str) -> tuple[Any, Any]:
     except Exception as error:
         audit.record(actor, "card.pin", data={"shop_id": actor.shop_id, "outcome": "throttled"})
         raise _keep(error)
-    claims = verified(card.strip() if isinstance(card, str) else card)
-    shop = _shop_for(actor, claims.community_id)
-    row = execute(_card_lock(dialect_name()), {"card_id": claims.card_id, "community_id": claims.community_id}).first()
-    if row is None or row.household_id != claims.household_id:
-        raise CardNotFound()
+    try:
+        claims = verified(card.strip() if isinstance(card, str) else card)
+        shop = _shop_for(actor, claims.community_id)
+        row = execute(_card_lock(dialect_name()),
+                      {"card_id": claims.card_id, "community_id": claims.community_id}).first()
+        if row is None or row.household_id != claims.household_id:
+            raise CardNotFound()
+    except DomainError as error:  # no card to name: the attempt is audited with the shop and the refusal
+        audit.record(actor, "card.pin", data={"shop_id": actor.shop_id, "outcome": error.code})
+        raise _keep(error)
     if row.revoked_at is not None:
         _attempt(actor, row, shop.id, "revoked")
         raise _keep(CardRevoked())
@@ -167,17 +174,22 @@ def pay(actor: User, *, card: str, pin: str, points: int | None = None,
         raise PointsNotPositive()
     shop, row = locked_card(actor, card, pin)
     community_id, household_id = row.community_id, row.household_id
-    shop_account, household_account, locked = redemptions.lock_accounts(community_id, shop.id, household_id)
-    freeze.ensure_not_frozen(household_id)  # after the account lock: see community.freeze
-    basket = None
-    if items is not None:
-        holder = SimpleNamespace(household_id=household_id, community_id=community_id, timezone=row.timezone)
-        basket = basket_redemption.price_for_voucher(holder, shop.id, items, clock.now(), locked)
-        points = basket.points
-    paid = card_receipts.record_card_payment(
-        community_id=community_id, household_id=household_id, card_id=row.id, kid=row.kid, shop_id=shop.id,
-        cashier_id=actor.id, points=points, point_value_fen=row.point_value_fen, base_points=row.base_points,
-        shop_account=shop_account, household_account=household_account, locked=locked)
+    try:
+        shop_account, household_account, locked = redemptions.lock_accounts(community_id, shop.id, household_id)
+        freeze.ensure_not_frozen(household_id)  # after the account lock: see community.freeze
+        basket = None
+        if items is not None:
+            holder = SimpleNamespace(household_id=household_id, community_id=community_id, timezone=row.timezone)
+            basket = basket_redemption.price_for_voucher(holder, shop.id, items, clock.now(), locked)
+            points = basket.points
+        paid = card_receipts.record_card_payment(
+            community_id=community_id, household_id=household_id, card_id=row.id, kid=row.kid, shop_id=shop.id,
+            cashier_id=actor.id, points=points, point_value_fen=row.point_value_fen, base_points=row.base_points,
+            shop_account=shop_account, household_account=household_account, locked=locked)
+    except DomainError as error:
+        # frozen, a basket refused, not enough points: each refuses before anything is written, so
+        # the PIN attempt (its audit row, the count set back to zero) stands and no point moves
+        raise _keep(error)
     lines = None
     if basket is not None:
         basket_redemption.record(basket, community_id=community_id, created_at=paid.posted.created_at,

@@ -223,3 +223,17 @@ def test_reversing_a_card_payment_gives_the_household_its_points_back_and_the_le
                            headers=world.headers("staff_a2"))
     assert response.status_code == 200, response.get_json()
     assert household_balance(world, "a1") == 150 and escrow_balance(world["alpha"]) == 0 and verify().ok
+
+
+def test_every_attempt_is_audited_even_a_forged_card_or_a_payment_refused_after_the_right_pin(client, world, db):
+    give(world, "a1", 20)
+    card = issued_card(client, world)
+    headers = world.headers("cashier_a")
+    pay(client, headers, "PBC1.nokey.eyJrIjoxLCJjIjoxLCJoIjoxfQ." + "A" * 86, PIN, 5)
+    assert pay(client, headers, card["token"], "000000", 5).status_code == 401
+    refused = pay(client, headers, card["token"], PIN, 50)  # the right PIN, more than is redeemable
+    assert refused.status_code == 422 and _code(refused) == "insufficient_points"
+    db.session.expire_all()
+    assert [e.data["outcome"] for e in _attempts(db)] == ["card_forged", "wrong_pin", "ok"]
+    assert db.session.get(HouseholdCard, card["card_id"]).wrong_pins == 0  # the right PIN set it back
+    assert household_balance(world, "a1") == 120 and verify().ok
