@@ -48,3 +48,24 @@ def test_twenty_concurrent_wrong_pins_block_the_card_exactly_at_five(app, client
     after = pay(client, tills[0], card["token"], PIN, 5)
     assert after.status_code == 423
     assert household_balance(world, "a1") == 150 and verify().ok
+
+
+def test_two_cards_issued_at_once_for_a_household_leave_exactly_one_live_card(app, client, world, db):
+    barrier = threading.Barrier(2)
+
+    def issue(who):
+        with app.app_context():
+            c = app.test_client()
+            barrier.wait()
+            response = c.post(f"/api/v1/households/{world['a1']}/card", json={"pin": PIN},
+                              headers=world.headers(who))
+            return response.status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = sorted(pool.map(issue, ["staff_a2", "staff_a3"]))
+
+    assert answers in ([201, 201], [201, 409])  # one after the other (the second revokes), or a refused race
+    db.session.expire_all()
+    live = db.session.scalars(sa.select(HouseholdCard).where(HouseholdCard.household_id == world["a1"],
+                                                             HouseholdCard.revoked_at.is_(None))).all()
+    assert len(live) == 1
