@@ -33,6 +33,7 @@ from pointsbank.community.models import Community, Household
 from pointsbank.database import dialect_name, insert_or_conflict, lock_for_update
 from pointsbank.extensions import db
 from pointsbank.redeem import keys
+from pointsbank.regions.stars import household_stars
 
 PIN_RE = re.compile(r"^[0-9]{6}$")
 
@@ -158,7 +159,8 @@ def live_card_of(household: Any) -> HouseholdCard | None:
 
 def print_sheet(actor: User, household_ids: Iterable[int] | None = None) -> dict[str, Any]:
     """The cards to print on A4: those of ``household_ids`` (each in the caller's scope), or every
-    live card of the staff member's community; each with its household number, head and credential."""
+    live card of the staff member's community; each with its household number, head, stars (of the
+    newest computed year) and credential."""
     policy.require_role(actor, "staff")
     community = db.session.get(Community, actor.community_id)
     stmt = (sa.select(HouseholdCard, Household)
@@ -169,6 +171,7 @@ def print_sheet(actor: User, household_ids: Iterable[int] | None = None) -> dict
         ids = [policy.household_for(actor, int(h), "staff").id for h in household_ids]
         stmt = stmt.where(HouseholdCard.household_id.in_(ids or [-1]))
     cards = [{"card_id": card.id, "household_id": household.id, "number": household.number,
-              "head_name": household.head_name, "status": status_of(card), "token": token_of(card)}
+              "head_name": household.head_name, "status": status_of(card), "token": token_of(card),
+              "stars": household_stars(household.community_id, household.id)}  # 星级文明户, on its card
              for card, household in db.session.execute(stmt)]
     return {"community_name": community.name if community else "", "cards": cards}

@@ -139,3 +139,15 @@ def test_a_card_basket_with_a_wrong_pin_takes_nothing_and_shows_the_refusal(clie
                                                 f"qty-{soap['id']}": "2"})
     assert refused.status_code == 401 and 'data-code="wrong_pin"' in text(refused)
     assert household_balance(world, "a1") == 150 and stock_of(soap["id"]) == 5
+
+
+def test_the_printed_card_shows_the_households_stars(client, world):
+    from pointsbank.regions.models import HouseholdStars
+
+    _issue(world)
+    db.session.add(HouseholdStars(community_id=world["alpha"], household_id=world["a1"], year="2026", points=300,
+                                  stars=3))
+    db.session.commit()
+    login(client, "staff_a2")
+    sheet = text(client.get(f"/staff/cards/print?household_id={world['a1']}"))
+    assert '<span aria-hidden="true">★★★</span>' in sheet
