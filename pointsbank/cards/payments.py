@@ -46,6 +46,7 @@ from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.database import dialect_name, execute, lock_for_update
 from pointsbank.errors import DomainError, NotFound
+from pointsbank.extensions import db
 from pointsbank.redeem import card_receipts, keys, redemptions
 from pointsbank.redeem.services import PointsNotPositive, ShopInactive, receipt_view
 from pointsbank.shelf import redemption as basket_redemption
@@ -155,6 +156,24 @@ def locked_card(actor: User, card: str, pin: str) -> tuple[Any, Any]:
         execute(_counter_update(), {"card_id": row.id, "wrong_pins": 0, "blocked_at": None})
     _attempt(actor, row, shop.id, "ok")
     return shop, row
+
+
+def inspect(actor: User, *, card: str) -> dict[str, Any]:
+    """What the scan page checks before it shows the PIN pad: the credential, the partnership, the
+    card's state and the household's freeze (the refusals of steps 2–3 and 5). Reads only: no PIN,
+    so nothing is counted or audited; the payment checks all of it again under the lock."""
+    policy.require_role(actor, "cashier")
+    claims = verified(card.strip() if isinstance(card, str) else card)
+    _shop_for(actor, claims.community_id)
+    row = db.session.get(HouseholdCard, claims.card_id)
+    if row is None or row.community_id != claims.community_id or row.household_id != claims.household_id:
+        raise CardNotFound()
+    if row.revoked_at is not None:
+        raise CardRevoked()
+    if row.blocked_at is not None:
+        raise CardBlocked(details={"attempts_left": 0})
+    freeze.ensure_not_frozen(row.household_id)
+    return {"card_id": row.id, "attempts_left": MAX_WRONG_PINS - row.wrong_pins}
 
 
 def check(actor: User, *, card: str, pin: str) -> dict[str, Any]:

@@ -63,12 +63,20 @@ class CardPayForm(FlaskForm):
 
 
 def pin_pad(actor: User, shop: Shop, card: str, refusal: dict[str, Any] | None = None, status: int = 200) -> Any:
+    """The PIN pad for a scanned card; a card the payment would refuse whatever the PIN (unknown,
+    revoked, blocked, another community's, a frozen household) is refused on the scan page at once."""
+    try:
+        found = unit_of_work(payments.inspect)(actor, card=card)
+    except DomainError as error:
+        return _back_to_scan(actor, shop, error, card)
     form = PinForm(formdata=None, card=card)
-    return render_template("cashier/card_pin.html", active="scan", shop=shop, form=form, refusal=refusal), status
+    return render_template("cashier/card_pin.html", active="scan", shop=shop, form=form, refusal=refusal,
+                           attempts_left=found["attempts_left"]), status
 
 
-def _back_to_scan(actor: User, shop: Shop, error: DomainError) -> Any:
-    return _render_scan(actor, shop, ScanForm(formdata=None), _refusal(error), error.status)
+def _back_to_scan(actor: User, shop: Shop, error: DomainError, card: str = "") -> Any:
+    # the refused card is the page's data-refused: the camera seeing it again does not resubmit it
+    return _render_scan(actor, shop, ScanForm(formdata=None), _refusal(error, card), error.status)
 
 
 def _checked(actor: User, shop: Shop, card: str, pin: str) -> Any:
@@ -78,7 +86,7 @@ def _checked(actor: User, shop: Shop, card: str, pin: str) -> Any:
     except DomainError as error:
         if error.code == "wrong_pin":
             return pin_pad(actor, shop, card, _refusal(error), error.status)
-        return _back_to_scan(actor, shop, error)
+        return _back_to_scan(actor, shop, error, card)
     return None
 
 
@@ -117,7 +125,7 @@ def card_pay() -> Any:
                                    refusal=_refusal(error)), error.status
         if error.code == "wrong_pin":
             return pin_pad(actor, shop, form.card.data, _refusal(error), error.status)
-        return _back_to_scan(actor, shop, error)
+        return _back_to_scan(actor, shop, error, form.card.data)
     flash(_("Paid with the household card: %(points)s points.", points=receipt["points"]), "success")
     return redirect(url_for(".receipt", redemption_id=receipt["id"]))
 

@@ -151,3 +151,15 @@ def test_the_printed_card_shows_the_households_stars(client, world):
     login(client, "staff_a2")
     sheet = text(client.get(f"/staff/cards/print?household_id={world['a1']}"))
     assert '<span aria-hidden="true">★★★</span>' in sheet
+
+
+def test_a_revoked_card_scanned_is_refused_on_the_scan_page_before_any_pin_and_not_resubmitted(client, world):
+    made = _issue(world)
+    cards.revoke_card(actor(world, "staff_a2"), world["a1"])
+    db.session.commit()
+    login(client, "cashier_a")
+    token = csrf_token(text(client.get("/shop")))
+    response = client.post("/shop/check", data={"csrf_token": token, "code": made["token"]})
+    html = text(response)
+    assert response.status_code == 410 and 'data-code="card_revoked"' in html and 'id="pinpad"' not in html
+    assert f'data-refused="{made["token"]}"' in html  # the camera seeing it again does not send it again
