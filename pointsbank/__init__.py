@@ -68,6 +68,7 @@ def _import_models() -> None:
     """Every model module, so that metadata (and Alembic's autogenerate) sees every table."""
     from pointsbank.audit import models as _audit  # noqa: F401
     from pointsbank.auth import models as _auth  # noqa: F401
+    from pointsbank.cards import models as _cards  # noqa: F401
     from pointsbank.community import models as _community  # noqa: F401
     from pointsbank.ledger import models as _ledger  # noqa: F401
     from pointsbank.offline import models as _offline  # noqa: F401
@@ -92,7 +93,7 @@ def _locale() -> str:
 
 #: API blueprints (flask-smorest, under /api/v1), then plain Flask blueprints (pages, health)
 API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api",
-               "shelf.api", "offline.api", "regions.api")
+               "shelf.api", "offline.api", "regions.api", "cards.api")
 PAGE_MODULES = ("health", "web.views")
 
 

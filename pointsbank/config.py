@@ -39,6 +39,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "REDEEM_GUESSES_PER_CASHIER": (10, "failed short-code lookups per cashier within the window before lookups are refused"),
     "REDEEM_GUESSES_PER_SHOP": (30, "failed short-code lookups per shop (all its cashiers) within the window"),
     "REDEEM_GUESS_WINDOW_MINUTES": (10, "the window of the short-code guess throttle"),
+    "CARD_PIN_FAILURES_PER_SHOP": (20, "wrong household-card PINs at one shop (all its cashiers) within the window before card payments there are refused"),
+    "CARD_PIN_WINDOW_MINUTES": (10, "the window of the card PIN throttle per shop"),
     "RESERVATION_TTL_HOURS": (168, "how long a shelf reservation holds its points and goods before they go back"),
     "DATABASE_REPLICA_URL": (None, "a streaming replica of `DATABASE_URL` (PostgreSQL): balance reads, histories, "
                                    "boards, rankings, dashboards and exports go there (README, \"Reads on a replica\")"),

@@ -8,7 +8,7 @@ class PostingSchema(ma.Schema):
     id = ma.fields.Integer()
     transaction_id = ma.fields.Integer()
     kind = ma.fields.String(metadata={"description": "opening, award, deduction, adjustment, reversal, voucher_issue, "
-                                                     "redemption, voucher_return, reset, expiry"})
+                                                     "redemption, voucher_return, card_payment, reset, expiry"})
     reference_type = ma.fields.String(allow_none=True, metadata={"description": "record, voucher, adjustment, …"})
     reference_id = ma.fields.String(allow_none=True)
     memo = ma.fields.String(allow_none=True, metadata={"description": "the rule or reason, in words"})

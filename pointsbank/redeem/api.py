@@ -1,9 +1,10 @@
 from flask import make_response, request
 from flask.views import MethodView
 
-from pointsbank.apispec import PUBLIC, Blueprint
+from pointsbank.apispec import PUBLIC, Blueprint, ErrorSchema
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
+from pointsbank.cards import payments as card_payments
 from pointsbank.database import unit_of_work
 from pointsbank.ledger.api import IDEMPOTENCY
 from pointsbank.ledger.idempotency import idempotent
@@ -178,9 +179,15 @@ class Redemptions(MethodView):
     @blp.arguments(RedemptionCreateSchema)
     @blp.response(201, ReceiptSchema)
     @blp.doc(**IDEMPOTENCY)
+    @blp.alt_response(401, schema=ErrorSchema, description="`wrong_pin`: a card's PIN is wrong "
+                                                            "(`details.attempts_left`)")
+    @blp.alt_response(410, schema=ErrorSchema, description="`voucher_expired`; `card_revoked`: the card was revoked")
+    @blp.alt_response(423, schema=ErrorSchema, description="`card_blocked`: five wrong PINs in a row; staff must "
+                                                            "unblock the card")
     def post(self, data):
-        """Redeem a voucher at the caller's shop: the points rung up go to the shop, the rest home."""
-        return redemptions.redeem(current_user(), **data)
+        """Redeem a voucher at the caller's shop (the points rung up go to the shop, the rest home), or
+        pay with a household card and its PIN straight from the household's redeemable points."""
+        return card_payments.redeem_code_or_card(current_user(), **data)
 
 
 @blp.route("/redemptions/<int:redemption_id>/reverse")

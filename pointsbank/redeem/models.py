@@ -78,6 +78,10 @@ class Voucher(db.Model):
     closing_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: set on the receipt voucher of a card payment (``pointsbank.cards.payments``): never issued,
+    #: never in the escrow, redeemed the moment it was written; the household card that paid
+    #: (no foreign key: SQLite adds and drops the column in place)
+    card_id: Mapped[int | None] = mapped_column()
 
 
 class Redemption(db.Model):

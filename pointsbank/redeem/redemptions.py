@@ -358,7 +358,8 @@ def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[
     memo = reason[:255]
     reversal = ledger.reverse(redemption.transaction_id, community_id=redemption.community_id, actor_id=actor.id,
                               memo=memo, reference=("redemption", redemption.id))
-    return_points(voucher, kind="voucher_return", actor_id=actor.id)
+    if voucher.card_id is None:  # a card payment's receipt voucher never held points in the escrow
+        return_points(voucher, kind="voucher_return", actor_id=actor.id)
     basket_redemption.return_stock(redemption.id, actor_id=actor.id, now=reversal.created_at)  # a basket's goods
     redemption.reversed_at = reversal.created_at
     redemption.reversal_transaction_id = reversal.transaction_id
@@ -372,3 +373,6 @@ def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[
 # the old private names, for code written against them (the offline sync used them); one release
 _verified = verified
 _match_signed = match_signed
+#: for card payments (pointsbank.cards.payments): the cashier's shop and partnership, the accounts' lock
+shop_and_partner = _shop_and_partner
+lock_accounts = _lock_accounts

@@ -96,6 +96,7 @@ class ReceiptSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(shelf_schemas.BasketLineViewSchema),
                            metadata={"description": "a basket's items (absent for typed points)"})
     reservation_id = ma.fields.Integer(metadata={"description": "the shelf reservation this receipt collected"})
+    card_id = ma.fields.Integer(metadata={"description": "the household card that paid (card payments only)"})
 
 
 STATUS_DOC = "issued, redeemed, cancelled or expired (an issued voucher past its expiry reads expired)"
@@ -129,9 +130,15 @@ class VoucherQueryArgsSchema(CursorArgsSchema):
 
 
 class RedemptionCreateSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=validate.Length(min=1, max=600),
-                            metadata={"description": "exactly what the QR carries, or the short code "
-                                                     "(spaces and dashes ignored)"})
+    code = ma.fields.String(validate=validate.Length(min=1, max=600),
+                            metadata={"description": "exactly what the voucher's QR carries, or the short code "
+                                                     "(spaces and dashes ignored); or give `card` and `pin`"})
+    card = ma.fields.String(validate=validate.Length(min=1, max=600),
+                            metadata={"description": "what a household card's QR carries (`PBC1.…`), with `pin`: "
+                                                     "spends straight from the household's redeemable points"})
+    pin = ma.fields.String(validate=validate.Length(min=1, max=32),
+                           metadata={"description": "the card's 6-digit PIN, typed by the resident (wrong_pin 401 "
+                                                    "with attempts_left; the fifth wrong in a row: card_blocked 423)"})
     points = ma.fields.Integer(strict=True, validate=POINTS,
                                metadata={"description": "points rung up; at most the voucher's face value "
                                                         "(or give `items`)"})

@@ -138,7 +138,8 @@ def list_household_vouchers(actor: User, household_id: int, *, status: str | Non
     """A household's vouchers, newest first (ordered by their issue transaction)."""
     household = policy.household_for(actor, household_id, "admin", "staff", "grid_worker", "resident", proxy=True)
     policy.ensure_may_spend(actor, household.id, household.community_id)
-    stmt = sa.select(Voucher).where(Voucher.household_id == household_id)
+    # a card payment's receipt voucher (card_id set) is a receipt, not a voucher the household holds
+    stmt = sa.select(Voucher).where(Voucher.household_id == household_id, Voucher.card_id.is_(None))
     now = clock.now()
     if status == "issued":
         stmt = stmt.where(Voucher.status == "issued", Voucher.expires_at > now)

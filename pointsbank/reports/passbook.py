@@ -42,6 +42,7 @@ TITLES = {
     "voucher_issue": _l("Voucher created"),
     "redemption": _l("Voucher used at a shop"),
     "voucher_return": _l("Voucher points returned"),
+    "card_payment": _l("Paid with the household card"),
     "expiry": _l("Voucher expired unused"),
     "reservation_hold": _l("Basket reserved"),
     "reservation_return": _l("Reservation points returned"),
@@ -95,7 +96,8 @@ class _Words:
             sa.select(BehaviourRecord).where(BehaviourRecord.community_id == community.id,
                                              BehaviourRecord.id.in_(record_ids)))} if record_ids else {}
         self.books: dict[int, Any] = {}
-        voucher_ids = {r.reference_id for r in rows if r.kind == "redemption" and r.reference_type == "voucher"}
+        voucher_ids = {r.reference_id for r in rows if r.kind in ("redemption", "card_payment")
+                       and r.reference_type == "voucher"}
         self.redemptions = {row.voucher_id: row for row in db.session.execute(
             sa.select(Redemption.voucher_id, Redemption.points, Shop.name).join(Shop, Shop.id == Redemption.shop_id)
             .where(Redemption.community_id == community.id, Redemption.voucher_id.in_(voucher_ids)))} \
@@ -131,6 +133,12 @@ class _Words:
                 return _("%(points)s points spent at %(shop)s; the rest of the voucher came back.",
                          points=found.points, shop=found.name)
             return _("The rest of the voucher came back.")
+        if kind == "card_payment":
+            found = self.redemptions.get(row.reference_id or "")
+            if found is not None:
+                return _("%(points)s points spent at %(shop)s with the household card.", points=found.points,
+                         shop=found.name)
+            return _("Spent at a shop with the household card.")
         if kind == "reservation_hold" and row.reference_type == "shop":
             return _("Points held for a basket reserved at %(shop)s.",
                      shop=self.shops.get(int(row.reference_id), "") if (row.reference_id or "").isdigit() else "")

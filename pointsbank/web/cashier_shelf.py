@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Length
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.auth.models import User
+from pointsbank.cards import payments as card_payments, tokens as card_tokens
 from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError
 from pointsbank.redeem import redemptions
@@ -69,13 +70,14 @@ def _shelf_refusal(error: DomainError, code: str = "") -> dict[str, Any]:
 # --- the basket ------------------------------------------------------------------------------
 
 def _render_basket(actor: User, shop: Shop, form: BasketForm, *, quantities: dict[int, int] | None = None,
-                   refusal: dict[str, Any] | None = None, status: int = 200) -> Any:
+                   refusal: dict[str, Any] | None = None, status: int = 200, card_pin: str | None = None) -> Any:
+    """``card_pin``: the basket of a household card whose PIN was checked (``form.code`` is the card)."""
     q = (request.args.get("q") or "").strip()
     items = services.list_items(actor, shop.id, query=q or None)
     quantities = quantities or {}
     total = sum(item["points"] * quantities.get(item["id"], 0) for item in items)
     return render_template("shelf/cashier_basket.html", active="basket", shop=shop, form=form, items=items, q=q,
-                           quantities=quantities, total=total, refusal=refusal), status
+                           quantities=quantities, total=total, refusal=refusal, card_pin=card_pin), status
 
 
 @bp.get("/basket")
@@ -96,11 +98,15 @@ def redeem_basket() -> Any:
     if not form.validate():
         return _render_basket(actor, shop, form, quantities=quantities, status=400)
     code = form.code.data.strip()
+    pin = request.form.get("pin") if card_tokens.looks_like_card(code) else None
     try:
-        receipt = unit_of_work(redemptions.redeem)(actor, code=code, items=lines)
+        if pin is not None:  # a household card's basket (web.cashier_cards): paid with the card and PIN
+            receipt = unit_of_work(card_payments.pay)(actor, card=code, pin=pin, items=lines)
+        else:
+            receipt = unit_of_work(redemptions.redeem)(actor, code=code, items=lines)
     except DomainError as error:
         return _render_basket(actor, shop, BasketForm(formdata=None, code=code), quantities=quantities,
-                              refusal=_shelf_refusal(error, code), status=error.status)
+                              refusal=_shelf_refusal(error, code), status=error.status, card_pin=pin)
     flash(_("Redeemed: %(points)s points.", points=receipt["points"]), "success")
     return redirect(url_for(".receipt", redemption_id=receipt["id"]))
 

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.auth.models import User
+from pointsbank.cards import tokens as card_tokens
 from pointsbank.community import services as community_services
 from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError
@@ -126,6 +127,10 @@ def check() -> Any:
     if not form.validate():
         return _render_scan(actor, shop, form, status=400)
     code = form.code.data.strip()
+    if card_tokens.looks_like_card(code):  # a household card: the PIN pad (web.cashier_cards)
+        from pointsbank.web.cashier_cards import pin_pad
+
+        return pin_pad(actor, shop, code)
     try:
         voucher = unit_of_work(redemptions.inspect_voucher)(actor, code=code)
     except DomainError as error:

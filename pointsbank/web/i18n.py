@@ -47,6 +47,7 @@ KIND_LABELS = {
     "voucher_issue": _l("Voucher created"),
     "redemption": _l("Spent at a shop"),
     "voucher_return": _l("Voucher points returned"),
+    "card_payment": _l("Paid with the household card"),
     "expiry": _l("Expired voucher returned"),
 }
 

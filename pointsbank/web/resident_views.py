@@ -227,10 +227,12 @@ def explain(actor: User, community: Community, postings: list[Any]) -> list[dict
     names = rule_names(rule_book(actor, community)) if records else {}
     receipts: dict[str, dict[str, Any] | None] = {}
     for p in postings:
-        if p.kind == "redemption" and p.reference_type == "voucher" and p.reference_id not in receipts:
+        if p.kind in ("redemption", "card_payment") and p.reference_type == "voucher" and p.reference_id not in receipts:
             receipts[p.reference_id] = _receipt(actor, p.reference_id)
     return [{"posting": p, "title": _title(p), "detail": _detail(p, records, names, receipts, community),
-             "voucher_id": p.reference_id if p.reference_type == "voucher" else None} for p in postings]
+             # a card payment's receipt voucher is no voucher of the household's: no link to it
+             "voucher_id": p.reference_id if p.reference_type == "voucher" and p.kind != "card_payment" else None}
+            for p in postings]
 
 
 def _receipt(actor: User, voucher_id: str) -> dict[str, Any] | None:
@@ -274,6 +276,12 @@ def _detail(p: Any, records: dict[int, Any], names: dict[str, dict[str, str]],
             return _("%(points)s points spent at %(shop)s; the rest of the voucher came back.",
                      points=receipt["points"], shop=receipt["shop_name"] or "")
         return _("The rest of the voucher came back.")
+    if kind == "card_payment":
+        receipt = receipts.get(p.reference_id or "")
+        if receipt:
+            return _("%(points)s points spent at %(shop)s with the household card.",
+                     points=receipt["points"], shop=receipt["shop_name"] or "")
+        return _("Spent at a shop with the household card.")
     if kind == "voucher_return":
         return _("The voucher's points came back to your account.")
     if kind == "expiry" and p.reference_type == "voucher":

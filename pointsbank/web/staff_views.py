@@ -7,6 +7,8 @@ blueprint of :mod:`pointsbank.web.staff_blueprint`, so there is one url prefix a
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Response, redirect, render_template, request, session, url_for
 
 from pointsbank.auth import policy
@@ -16,7 +18,7 @@ from pointsbank.ledger import history
 from pointsbank.regions.stars import stars_view
 from pointsbank.rules import listing
 from pointsbank.reports import pages as queries
-from pointsbank.web import staff_households
+from pointsbank.web import staff_cards, staff_households
 from pointsbank.web.pages import current_community, rule_book, rule_names
 from pointsbank.web.staff_blueprint import bp
 
@@ -63,10 +65,11 @@ def household(household_id: int) -> str:
     actor = current_user()
     community = current_community(actor)
     view = community_services.household_view(actor, household_id)
+    view_ref = SimpleNamespace(id=view["id"], community_id=view["community_id"])
     postings = history.household_history(actor, household_id, limit=30, cursor=request.args.get("cursor") or None)
     records = listing.list_records(actor, household_id=household_id, limit=10)
     return render_template("staff/household.html", active="households", household=view, postings=postings,
                            records=records["items"], rule_names=rule_names(rule_book(actor, community)),
                            stars=stars_view(view["community_id"], view["id"]),
                            proxies=proxies.list_proxies(actor, household_id) if actor.role in ("admin", "staff")
-                           else [], **staff_households.household_forms())
+                           else [], **staff_households.household_forms(), **staff_cards.card_context(actor, view_ref))

@@ -125,6 +125,11 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("DELETE", "/api/v1/households/{a1}/proxies/{missing}"): only(404, "staff_a", "staff_b"),
     ("GET", "/api/v1/households/{a1}/passbook"): only(200, "admin", "staff_a", "grid_a", "resident_a1",
                                                       admin_t2=404, staff_b=404),
+    # household cards are staff's (no card yet: 404 no_card; another community's household: 404)
+    ("GET", "/api/v1/households/{a1}/card"): only(404, "staff_a", "staff_b"),
+    ("POST", "/api/v1/households/{a1}/card"): only(400, "staff_a", "staff_b"),
+    ("DELETE", "/api/v1/households/{a1}/card"): only(404, "staff_a", "staff_b"),
+    ("POST", "/api/v1/households/{a1}/card/unblock"): only(404, "staff_a", "staff_b"),
     # region rankings need ?period=; without it an allowed admin gets 400
     ("GET", "/api/v1/regions/{t1}/rankings"): only(400, "admin", "admin_t2"),
     # the town and the county: the dashboard and fairness need ?period= (400 before the scope check)
