@@ -137,6 +137,7 @@ def test_offline_redemptions_survive_a_reload_and_sync_once_when_the_connection_
     cashier = _ready_cashier(chromium, phones, "cashier_a", "收银台手机")
     expect(cashier.locator("#offline-waiting")).to_have_attribute("data-count", "0")
     visits.check(cashier, "offline-ready")
+    cashier.wait_for_load_state("networkidle")  # the page's own config fetch is answered
     context = cashier.context
     context.set_offline(True)
     expect(cashier.locator("#offline-panel")).to_have_attribute("data-online", "false")
@@ -173,6 +174,7 @@ def test_offline_redemptions_survive_a_reload_and_sync_once_when_the_connection_
     visits.check(cashier, "offline-waiting", both_languages=False)
 
     cashier.goto("/shop")
+    expect(cashier.locator("#offline-panel")).to_have_attribute("data-ready", "true")
     _redeem_offline(cashier, third["token"], 30)  # 80 held + 30 > the cap of 100
     expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "over_points_cap")
     _redeem_offline(cashier, second["token"], 10)

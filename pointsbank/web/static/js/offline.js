@@ -34,7 +34,8 @@
   var codeField = document.getElementById("code");
   var pointsField = document.getElementById("points");
   var syncing = false;
-  var workerReady = false;
+  // a page the worker answered is controlled from the start: no need to wait for register()
+  var workerReady = Boolean(navigator.serviceWorker && navigator.serviceWorker.controller);
 
   function t(key, values) {
     var text = panel.getAttribute("data-t-" + key) || "";
