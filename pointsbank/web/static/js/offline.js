@@ -33,6 +33,9 @@
   var receiptBox = document.getElementById("offline-receipt");
   var codeField = document.getElementById("code");
   var pointsField = document.getElementById("points");
+  // the offline receipt and refusal go where the online ones are: above the scan form
+  form.parentNode.insertBefore(refusalBox, form);
+  form.parentNode.insertBefore(receiptBox, form);
   var syncing = false;
   // a page the worker answered is controlled from the start: no need to wait for register()
   var workerReady = Boolean(navigator.serviceWorker && navigator.serviceWorker.controller);
