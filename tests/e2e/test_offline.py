@@ -5,7 +5,8 @@
    changed) and an expired one are refused on the phone; a voucher is redeemed — the receipt
    says "offline, not yet synced" and one is waiting; the page is reloaded, still offline, and
    loads from the service worker; a second voucher is redeemed (two waiting); a third is over
-   the device's points cap and refused. Back online, the queue syncs by itself: both
+   the device's points cap and refused, and so is one after more than the community's hours
+   without reaching the server. Back online, the queue syncs by itself: both
    redemptions are on the ledger once, balances exact, ``ledger verify`` clean.
 2. One voucher redeemed offline on two phones of two shops, both synced: one ``accepted``, one
    ``double_spend``; both shops credited, the household debited for both, the double spend on
@@ -179,6 +180,13 @@ def test_offline_redemptions_survive_a_reload_and_sync_once_when_the_connection_
     expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "over_points_cap")
     _redeem_offline(cashier, second["token"], 10)
     expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "already_on_this_phone")
+    # the phone last reached the server 25 hours ago: beyond the community's 24 hours
+    cashier.evaluate("""shop => localStorage.setItem(`pointsbank.offline.${shop}.online_at`,
+                                                     String(Date.now() - 25 * 3600 * 1000))""",
+                     e2e_server.world["shop_a"])
+    _redeem_offline(cashier, third["token"], 10)  # within the points cap
+    expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "over_hours_cap")
+    expect(cashier.locator("#offline-waiting")).to_have_attribute("data-count", "2")
     assert _ledger(e2e_server, [first["id"], second["id"]], [e2e_server.world["shop_a"]]) == before
     assert _served(caplog) == []  # the reloads and every asset came from the service worker's cache
 
