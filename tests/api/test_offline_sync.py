@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from pointsbank.community.models import Community
 from pointsbank.ledger.models import LedgerTransaction
 from pointsbank.ledger.verify import verify
 from pointsbank.redeem.models import Redemption
@@ -304,3 +305,43 @@ def test_a_redemption_synced_after_the_quarter_ended_is_in_the_statement_of_the_
     assert summary["points"] == 40
     lines = db.session.execute(settlement.redemption_lines(statement)).all()
     assert [(line.points, line.occurred_at) for line in lines] == [(40, june)]
+
+
+def test_a_double_spend_is_paid_to_the_shop_in_its_statement_in_fen_and_confirming_it_keeps_the_totals(
+        client, world, db, app):
+    from pointsbank.auth.models import User
+    from pointsbank.reports import exports, periods, settlement, statements
+    from pointsbank.reports.models import SettlementStatement
+
+    _enable(client, world)
+    give(world, "a1", 30)
+    voucher = issued(client, world, "resident_a1", 30)
+    shop2, tills = new_shop(world["alpha"], "山口小店")
+    assert redeem(client, tills[0], voucher["token"], 30).status_code == 201
+    device = _device(client, world)
+    assert _statuses(_sync(client, world.headers("cashier_a"), device["id"], [_item(voucher["token"], 20)])) == [
+        ("double_spend", "voucher_already_redeemed")]
+    value = db.session.scalar(sa.select(Redemption.point_value_fen).where(Redemption.voucher_id == voucher["id"]))
+    app.config["CLOCK"] = datetime(2026, 7, 2, 2, 0, tzinfo=timezone.utc)
+    try:
+        summary = settlement.settle(world["alpha"], periods.parse("2026Q2"))
+        db.session.commit()
+        by_shop = {s.shop_id: s for s in db.session.scalars(sa.select(SettlementStatement).where(
+            SettlementStatement.period == "2026Q2"))}
+        assert (by_shop[world["shop_a"]].count, by_shop[world["shop_a"]].points,
+                by_shop[world["shop_a"]].amount_fen) == (1, 20, 20 * value)
+        assert (by_shop[shop2].count, by_shop[shop2].points, by_shop[shop2].amount_fen) == (1, 30, 30 * value)
+        assert summary["points"] == 50 and summary["amount_fen"] == 50 * value
+        lines = statements.statement_lines(by_shop[world["shop_a"]])
+        assert [(line.kind, line.points, line.value_fen, line.redemption_id) for line in lines] == [
+            ("double_spend", 20, 20 * value, None)]
+        admin = db.session.get(User, world.users["admin"])
+        shown = statements.get_statement(admin, by_shop[world["shop_a"]].id)
+        assert shown["amount_fen"] == 20 * value and [line.kind for line in shown["lines"]] == ["double_spend"]
+        confirmed = statements.confirm_statement(admin, by_shop[world["shop_a"]].id)  # the rebuild sums it again
+        db.session.commit()
+        assert confirmed["status"] == "confirmed" and confirmed["amount_fen"] == 20 * value
+        community = db.session.get(Community, world["alpha"])
+        assert "重复兑换（离线）" in str(exports.statement_sheets(shown, lines, community))  # the lines sheet
+    finally:
+        app.config["CLOCK"] = NOW
