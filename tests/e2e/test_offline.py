@@ -202,6 +202,22 @@ def test_offline_redemptions_survive_a_reload_and_sync_once_when_the_connection_
     assert after["shops"] == [before["shops"][0] + 80]
     assert after["verify"]
 
+    # the forged and the expired token forced through the sync anyway: refused there too
+    forced = cashier.evaluate("""async codes => {
+        const config = await (await fetch('/shop/offline.json', {headers: {Accept: 'application/json'}})).json();
+        const device = JSON.parse(localStorage.getItem(`pointsbank.offline.${config.shop.id}.device`));
+        const body = {device_id: device.id, redemptions: codes.map(code => ({client_id: crypto.randomUUID(), code,
+                      points: 5, redeemed_at: new Date().toISOString()}))};
+        const response = await fetch('/shop/offline/sync', {method: 'POST', headers: {'Content-Type': 'application/json',
+                      Accept: 'application/json', 'X-CSRFToken': config.csrf_token}, body: JSON.stringify(body)});
+        return (await response.json()).results.map(r => [r.status, r.reason]);
+    }""", [_forged(third["token"]), third["token"][:-2] + ("AA" if third["token"][-2:] != "AA" else "BA"),
+           expired["token"]])
+    assert [status for status, _ in forced] == ["refused"] * 3
+    assert forced[0][1] in ("voucher_code_malformed", "voucher_forged")
+    assert [reason for _, reason in forced[1:]] == ["voucher_forged", "voucher_expired"]
+    assert _ledger(e2e_server, [first["id"], second["id"]], [e2e_server.world["shop_a"]]) == after
+
     # the same in English: the page switched online, the offline receipt and the waiting count
     visits.switch_language(cashier, "en")
     expect(cashier.locator("#offline-panel")).to_have_attribute("data-ready", "true")
