@@ -4,7 +4,8 @@
   under ``/shop`` with ``Service-Worker-Allowed: /shop`` so its scope covers ``/shop`` itself
   (not only ``/shop/…``). It precaches the scan page and every asset it loads (the list is
   rendered into the script, so a new asset is a new worker) and answers from the cache when
-  the network fails. Nothing comes from another host.
+  the network fails. Nothing comes from another host. A logout from the scan page drops the kept
+  page (``offline.js``: it does not open again without a login); the queue stays for the next login.
 * ``GET /shop/offline.json`` — what the phone keeps for the hours without signal: the public
   keys of the communities the shop partners with (``keys.key_set``, as ``/api/v1/keys`` gives
   them), each community's point value and ``offline`` caps, the device (``?device_id=``; its

@@ -232,6 +232,15 @@ def test_offline_redemptions_survive_a_reload_and_sync_once_when_the_connection_
     context.set_offline(False)
     expect(cashier.locator("#offline-waiting")).to_have_attribute("data-count", "0", timeout=20_000)
     visits.switch_language(cashier, "zh_CN")
+
+    # logged out, the kept page does not open again without signal
+    with cashier.expect_navigation():
+        cashier.locator("header .who form button[type=submit]").click()
+    expect(cashier).to_have_url(re.compile(r"/login"))
+    context.set_offline(True)
+    with pytest.raises(Exception, match="ERR_INTERNET_DISCONNECTED|ERR_FAILED"):
+        cashier.goto("/shop")
+    context.set_offline(False)
     phones.assert_clean()
 
 

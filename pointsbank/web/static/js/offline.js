@@ -397,6 +397,29 @@
       .catch(function () { workerReady = false; });
   }
 
+  // logged out, the kept page must not open again without a login (the shop's receipts, a CSRF
+  // token): drop it from the worker's cache, then log out; the queue stays for the next login
+  var logoutUrl = panel.getAttribute("data-logout-url");
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (logout) {
+    if (!logoutUrl || new URL(logout.action, window.location.href).pathname !== logoutUrl) { return; }
+    logout.addEventListener("submit", function (event) {
+      if (!window.caches) { return; }
+      event.preventDefault();
+      var done = false;
+      function go() { if (!done) { done = true; logout.submit(); } }
+      window.setTimeout(go, 1500);
+      window.caches.keys().then(function (names) {
+        return Promise.all(names.filter(function (name) { return name.indexOf("pointsbank-shop-") === 0; })
+          .map(function (name) {
+            return window.caches.open(name).then(function (cache) {
+              return Promise.all([cache.delete(panel.getAttribute("data-scope")),
+                                  cache.delete(panel.getAttribute("data-config-url"))]);
+            });
+          }));
+      }).then(go, go);
+    });
+  });
+
   window.addEventListener("online", function () { readiness(); syncNow(); });
   window.addEventListener("offline", readiness);
   readiness();
