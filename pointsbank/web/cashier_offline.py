@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, jsonify, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
 from pointsbank import clock
@@ -35,6 +36,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.community.models import Community
 from pointsbank.database import unit_of_work
+from pointsbank.error_handlers import error_response
 from pointsbank.extensions import db
 from pointsbank.offline import services as offline_services, sync as offline_sync
 from pointsbank.offline.models import Device
@@ -51,9 +53,10 @@ PAGE_ASSETS = ("css/app.css", "img/favicon.svg", "vendor/jsQR.js", "js/scan.js",
 
 
 def _validation_error(errors: dict[str, Any]) -> Response:
-    from pointsbank.error_handlers import error_response
-
-    return error_response(400, "validation_error", "The request is not valid.", {"fields": errors})
+    """400 ``validation_error`` naming the bad fields, in the page's language (as the API answers)."""
+    return error_response(400, "validation_error",
+                          gettext("Some fields are not valid: %(fields)s", fields=", ".join(sorted(errors))),
+                          {"fields": errors})
 
 
 @bp.get("/sw.js")

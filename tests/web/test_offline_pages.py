@@ -100,6 +100,7 @@ def test_naming_the_phone_needs_the_csrf_token_and_a_name(client, world):
     assert forged.status_code == 400 and forged.get_json()["error"]["code"] == "csrf_failed"
     empty = _json_post(client, "/shop/offline/device", {"name": ""}, token)
     assert empty.status_code == 400 and empty.get_json()["error"]["code"] == "validation_error"
+    assert empty.get_json()["error"]["message"] == "部分字段无效：name"  # in the page's language
     resident = client.application.test_client()
     login(resident, "resident_a1")
     assert resident.get("/shop/offline.json", headers={"Accept": "application/json"}).status_code == 403
