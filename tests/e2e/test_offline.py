@@ -298,4 +298,7 @@ def test_one_voucher_redeemed_offline_at_two_shops_is_one_redemption_and_one_dou
     with staff.expect_navigation():
         row.locator("button[type=submit]").click()
     expect(staff.locator(f'[data-voucher-id="{voucher["id"]}"]')).to_have_count(0)
+    staff.goto("/staff/devices")
+    expect(staff.locator(f'section[data-shop-id="{offline_world["shop2"]}"]')).to_contain_text("山口手机")
+    phones.visits.check(staff, "offline-devices")
     phones.assert_clean()

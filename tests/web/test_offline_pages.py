@@ -85,6 +85,10 @@ def test_offline_json_gives_the_partner_communities_keys_value_and_caps_and_the_
     device_id = named.get_json()["id"]
     again = client.get(f"/shop/offline.json?device_id={device_id}").get_json()
     assert again["device"] == {"id": device_id, "name": "收银台手机", "revoked": False}
+    offline_services.revoke_device(actor(world, "staff_a"), device_id)
+    db.session.commit()
+    revoked = client.get(f"/shop/offline.json?device_id={device_id}").get_json()
+    assert revoked["device"]["revoked"] is True  # the page then says so and redeems nothing offline
 
     # another shop's cashier does not see it
     shop2, _ = new_shop(world["alpha"], "别家店")
