@@ -8,7 +8,8 @@
    the device's points cap and refused, and so is one after more than the community's hours
    without reaching the server. Back online, the queue syncs by itself: both
    redemptions are on the ledger once, balances exact, ``ledger verify`` clean.
-2. One voucher redeemed offline on two phones of two shops, both synced: one ``accepted``, one
+2. The same with the phone's camera: a voucher's QR read by jsQR while offline is queued.
+3. One voucher redeemed offline on two phones of two shops, both synced: one ``accepted``, one
    ``double_spend``; both shops credited, the household debited for both, the double spend on
    ``/staff/double-spends``; the same batch sent again changes nothing.
 
@@ -25,6 +26,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -301,4 +304,53 @@ def test_one_voucher_redeemed_offline_at_two_shops_is_one_redemption_and_one_dou
     staff.goto("/staff/devices")
     expect(staff.locator(f'section[data-shop-id="{offline_world["shop2"]}"]')).to_contain_text("山口手机")
     phones.visits.check(staff, "offline-devices")
+    phones.assert_clean()
+
+
+def test_a_voucher_scanned_by_the_camera_without_signal_is_checked_and_queued_on_the_phone(
+        e2e_server, launch_chromium, phones, offline_world, tmp_path):
+    """The fake camera shows a voucher's QR; it is held until the phone is offline (so the first,
+    online page load does not scan it), then started with the page's own button: jsQR reads it,
+    the form is sent, and offline.js takes it: the offline receipt."""
+    from pointsbank.redeem import qr
+    from tests.e2e.helpers import decode_qr, write_y4m
+
+    (voucher,) = _vouchers(e2e_server, 25)
+    png = qr.render_png(voucher["token"])
+    assert decode_qr(png) == [voucher["token"]]
+    camera = launch_chromium(write_y4m(png, tmp_path / "offline-voucher.y4m"))
+    cashier = phones.open(camera)
+    cashier.add_init_script("""(() => {
+        window.__holdCamera = true;
+        const media = navigator.mediaDevices, real = media.getUserMedia.bind(media);
+        media.getUserMedia = c => window.__holdCamera ? Promise.reject(new Error("held by the test")) : real(c);
+    })()""")
+    cashier.goto("/login")
+    cashier.fill("#username", "cashier_a")
+    cashier.fill("#password", PASSWORD)
+    with cashier.expect_navigation():
+        cashier.locator("main form button[type=submit]").click()
+    if not cashier.url.endswith("/shop"):
+        cashier.goto("/shop")
+    expect(cashier.locator("#camera-start")).to_be_visible()  # the camera is held
+    cashier.fill("#offline-device-name", "扫码手机")
+    cashier.locator("#offline-device-submit").click()
+    expect(cashier.locator("#offline-panel")).to_have_attribute("data-ready", "true", timeout=20_000)
+    cashier.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    cashier.wait_for_load_state("networkidle")
+
+    cashier.context.set_offline(True)
+    expect(cashier.locator("#offline-panel")).to_have_attribute("data-online", "false")
+    cashier.evaluate("() => { window.__holdCamera = false; }")
+    cashier.locator("#camera-start").click()
+    expect(cashier.locator("#offline-receipt")).to_be_visible(timeout=20_000)
+    expect(cashier.locator("#offline-receipt")).to_contain_text("离线，尚未同步")
+    expect(cashier.locator("#offline-receipt-points")).to_have_text("25")
+    expect(cashier.locator("#code")).to_have_value(voucher["token"])  # filled by the camera, not typed
+    expect(cashier.locator("#offline-waiting")).to_have_attribute("data-count", "1")
+
+    cashier.context.set_offline(False)
+    expect(cashier.locator("#offline-waiting")).to_have_attribute("data-count", "0", timeout=20_000)
+    assert _ledger(e2e_server, [voucher["id"]], [e2e_server.world["shop_a"]])["offline"] == [
+        (voucher["id"], "accepted")]
     phones.assert_clean()
