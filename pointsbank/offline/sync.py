@@ -20,7 +20,9 @@ Each item is answered, in the order sent, with one of:
   (not a partner community's), ``shop_inactive``, ``redeemed_at_in_future``,
   ``before_device_registered``, ``over_hours_cap`` (synced more than ``max_hours`` after it was
   redeemed), ``voucher_expired`` (at ``redeemed_at``), ``points_exceed_voucher``,
-  ``over_points_cap`` (the device then held more than ``max_points_per_device`` unsynced).
+  ``over_points_cap`` (the device then held more than ``max_points_per_device`` unsynced),
+  ``household_frozen`` (the voucher's household is frozen at the sync: no points move for it,
+  not even a double spend's overdraft — see ``pointsbank.community.freeze``).
 
 The points cap is the phone's own rule, recomputed: when an item was redeemed, the device held
 every item it had redeemed before and not yet synced; those, plus this one, may not pass the cap.
@@ -44,6 +46,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
+from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.database import execute, lock_for_update
 from pointsbank.extensions import db
@@ -75,6 +78,7 @@ REASONS = {
     "voucher_expired": _l("The voucher had expired when it was redeemed."),
     "points_exceed_voucher": _l("More points than the voucher is worth."),
     "over_points_cap": _l("Beyond the device's cap of points redeemed offline and not yet synced."),
+    "household_frozen": _l("The voucher's household is frozen: no points move for it until staff unfreeze it."),
     "voucher_already_redeemed": _l("The voucher had already been redeemed: the shop is paid, the household pays."),
     "voucher_cancelled": _l("The voucher had been cancelled: the shop is paid, the household pays."),
     "points_returned": _l("The voucher's points had gone back home at expiry: the shop is paid, the household pays."),
@@ -139,6 +143,8 @@ def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) 
         Community.id.in_(communities))).tuples().all()) if communities else {}
     accounts = _lock_accounts(shop.id, [cid for cid in communities if cid in partners],
                               {v.household_id for v in vouchers.values()})
+    # after the accounts are locked (freeze's rule): the households frozen now, one statement
+    frozen = set(freeze.frozen_among({v.household_id for v in vouchers.values()}))
     held = _held_offline(device, min((i["redeemed_at"] for i in fresh), default=now))
     states = {vid: v.status for vid, v in vouchers.items()}
 
@@ -147,6 +153,8 @@ def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) 
         voucher = vouchers.get(item["claims"].voucher_id) if item["claims"] is not None else None
         try:
             _check(item, device, shop, voucher, settings, partners, held, now)
+            if voucher is not None and voucher.household_id in frozen:
+                raise _Refused("household_frozen")
             status, reason, posted, redemption_id = _take(actor, item, shop, voucher, states, accounts,
                                                           point_values)
         except _Refused as refusal:

@@ -149,7 +149,7 @@ def _xlsx(sheets: Sequence[Sheet]) -> bytes:
 # --- what each export contains ------------------------------------------------------------
 
 STATUS_ZH = {"draft": "草稿", "confirmed": "已确认", "paid": "已支付"}
-KIND_ZH = {"redemption": "兑换", "adjustment": "调整（冲正）"}
+KIND_ZH = {"redemption": "兑换", "adjustment": "调整（冲正）", "double_spend": "重复兑换（离线）"}
 
 
 def statement_sheets(statement: dict[str, Any], lines: Sequence[Any], community: Any) -> list[Sheet]:

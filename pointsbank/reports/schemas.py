@@ -61,8 +61,10 @@ class ShopStatementQueryArgsSchema(CursorArgsSchema):
 class StatementLineSchema(ma.Schema):
     id = ma.fields.Integer()
     kind = ma.fields.String(metadata={"description": "redemption, or adjustment: a redemption paid by an earlier "
-                                                     "statement and reversed since, with the opposite sign"})
-    redemption_id = ma.fields.Integer()
+                                                     "statement and reversed since, with the opposite sign, or "
+                                                     "double_spend: a voucher used offline after it was closed, "
+                                                     "paid by the household (id: the offline redemption's)"})
+    redemption_id = ma.fields.Integer(allow_none=True, metadata={"description": "none for a double spend"})
     occurred_at = ma.fields.AwareDateTime()
     points = ma.fields.Integer()
     point_value_fen = ma.fields.Integer(metadata={"description": "the point value in force at that moment"})

@@ -32,6 +32,13 @@ No redemption passes through Python, only the per-shop totals. Reruns are the gu
 confirmed, so a redemption reversed before confirmation simply drops out of it; confirmed and
 paid statements never change.
 
+Double spends (issue 16): a voucher used offline after it was closed still pays the shop (an
+``offline_overdraft`` posting, household −points, shop +points). The statement counts each such
+``offline_redemptions`` row (``status='double_spend'``, of the voucher's community) at its
+``synced_at`` — when the shop's account was credited, always after any statement built before,
+so a built statement never gains one — at its stored ``value_fen``, in its totals and as a
+derived line of kind ``double_spend`` (:func:`redemption_lines`).
+
 Example: a shop redeemed 30 points at 100 fen and, after the point value changed, 20 points
 at 150 fen → ``count 2, points 50, amount_fen 6000``.
 """
@@ -53,11 +60,13 @@ from pointsbank.database import UTCDateTime, execute
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.offline.models import OfflineRedemption
 from pointsbank.redeem.models import Redemption
 from pointsbank.reports import periods
 from pointsbank.reports.models import SettlementLine, SettlementStatement
 
 R = Redemption.__table__
+O = OfflineRedemption.__table__
 S = SettlementStatement.__table__
 L = SettlementLine.__table__
 LINE_COLUMNS = ["community_id", "statement_id", "kind", "redemption_id", "occurred_at", "points", "point_value_fen",
@@ -109,10 +118,15 @@ def settle_quarters(bounds: dict[int, tuple[datetime, datetime]], period_key: st
                       sa.func.sum(R.c.points).label("p"), sa.func.sum(R.c.value_fen).label("f"))
             .select_from(R.join(quarters, sa.and_(*_settled(q.community_id, q.starts_at, q.ends_at, _at(built)))))
             .group_by(R.c.community_id, R.c.shop_id))
+    spends = (sa.select(O.c.voucher_community_id.label("community_id"), O.c.shop_id.label("shop_id"),
+                        sa.func.count().label("n"), sa.func.sum(O.c.points).label("p"),
+                        sa.func.sum(O.c.value_fen).label("f"))
+              .select_from(O.join(quarters, sa.and_(*_double_spent(q.community_id, q.starts_at, q.ends_at))))
+              .group_by(O.c.voucher_community_id, O.c.shop_id))
     carried_only = (sa.select(R.c.community_id.label("community_id"), R.c.shop_id.label("shop_id"),
                               sa.literal(0).label("n"), sa.literal(0).label("p"), sa.literal(0).label("f"))
                     .distinct().select_from(_carried_join(period_key)[0]).where(*_carried_where(ids)))
-    shops = sa.union_all(sums, carried_only).subquery()
+    shops = sa.union_all(sums, spends, carried_only).subquery()
     # a plain SELECT, then the statements inserted from its rows (one per shop, never a
     # redemption): PostgreSQL runs a SELECT's GROUP BY with parallel workers, never an
     # INSERT … SELECT's
@@ -138,6 +152,12 @@ def rebuild(statement: SettlementStatement) -> None:
                   sa.func.coalesce(sa.func.sum(R.c.value_fen), 0))
         .where(R.c.shop_id == statement.shop_id,
                *_settled(statement.community_id, _at(statement.starts_at), _at(statement.ends_at), _at(built)))).one()
+    spent_count, spent_points, spent_fen = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(O.c.points), 0),
+                  sa.func.coalesce(sa.func.sum(O.c.value_fen), 0))
+        .where(O.c.shop_id == statement.shop_id,
+               *_double_spent(statement.community_id, _at(statement.starts_at), _at(statement.ends_at)))).one()
+    count, points, fen = count + spent_count, points + spent_points, fen + spent_fen
     db.session.execute(sa.delete(L).where(L.c.statement_id == statement.id))
     db.session.execute(sa.update(S).where(S.c.id == statement.id).values(
         count=count, points=points, amount_fen=fen, adjustment_count=0, adjustment_points=0, adjustment_fen=0,
@@ -150,14 +170,22 @@ def rebuild(statement: SettlementStatement) -> None:
 def redemption_lines(statement: SettlementStatement) -> sa.Select:
     """The statement's redemption lines, read from ``redemptions`` (chronological), shaped like
     ``settlement_lines`` rows; a derived line's ``id`` is its redemption's id."""
-    return (sa.select(R.c.id.label("id"), sa.literal("redemption").label("kind"), R.c.id.label("redemption_id"),
-                      R.c.created_at.label("occurred_at"), R.c.points.label("points"),
-                      R.c.point_value_fen.label("point_value_fen"), R.c.value_fen.label("value_fen"),
-                      sa.null().label("origin_statement_id"))
-            .where(R.c.shop_id == statement.shop_id,
-                   *_settled(statement.community_id, _at(statement.starts_at), _at(statement.ends_at),
-                             _at(statement.built_at)))
-            .order_by(R.c.created_at, R.c.id))
+    redeemed = (sa.select(R.c.id.label("id"), sa.literal("redemption").label("kind"), R.c.id.label("redemption_id"),
+                          R.c.created_at.label("occurred_at"), R.c.points.label("points"),
+                          R.c.point_value_fen.label("point_value_fen"), R.c.value_fen.label("value_fen"),
+                          sa.null().label("origin_statement_id"))
+                .where(R.c.shop_id == statement.shop_id,
+                       *_settled(statement.community_id, _at(statement.starts_at), _at(statement.ends_at),
+                                 _at(statement.built_at))))
+    # a double spend's line: its offline redemption's id, no redemption
+    spent = (sa.select(O.c.id.label("id"), sa.literal("double_spend").label("kind"),
+                       sa.cast(sa.null(), R.c.id.type).label("redemption_id"), O.c.synced_at.label("occurred_at"),
+                       O.c.points.label("points"), O.c.point_value_fen.label("point_value_fen"),
+                       O.c.value_fen.label("value_fen"), sa.null().label("origin_statement_id"))
+             .where(O.c.shop_id == statement.shop_id,
+                    *_double_spent(statement.community_id, _at(statement.starts_at), _at(statement.ends_at))))
+    lines = sa.union_all(redeemed, spent).subquery("lines")
+    return sa.select(*lines.c).order_by(lines.c.occurred_at, lines.c.kind.desc(), lines.c.id)
 
 
 def _at(moment: datetime) -> sa.BindParameter:
@@ -168,6 +196,12 @@ def _settled(community_id: Any, start: Any, end: Any, built: Any) -> list[Any]:
     """A statement's redemptions: of the quarter, and not reversed when the statement was built."""
     return [R.c.community_id == community_id, R.c.created_at >= start, R.c.created_at < end,
             sa.or_(R.c.reversed_at.is_(None), R.c.reversed_at > built)]
+
+
+def _double_spent(community_id: Any, start: Any, end: Any) -> list[Any]:
+    """A statement's double spends: of the voucher's community, synced (the shop credited) in the quarter."""
+    return [O.c.voucher_community_id == community_id, O.c.status == "double_spend", O.c.synced_at >= start,
+            O.c.synced_at < end]
 
 
 def _carried_join(period_key: str) -> tuple[sa.Join, sa.Alias]:

@@ -35,10 +35,12 @@ ROUTE_MODULES = {
     "pointsbank.web.staff_blueprint": ("pointsbank.web.staff_views", "pointsbank.web.staff_records",
                                        "pointsbank.web.staff_queues", "pointsbank.web.staff_admin",
                                        "pointsbank.web.staff_regions", "pointsbank.web.staff_shelf",
-                                       "pointsbank.web.staff_households", "pointsbank.web.staff_cards"),
+                                       "pointsbank.web.staff_households", "pointsbank.web.staff_cards",
+                                       "pointsbank.web.staff_offline"),
     "pointsbank.web.notice_views": ("pointsbank.web.region_board",),
     "pointsbank.web.resident_views": ("pointsbank.web.resident_shelf",),
-    "pointsbank.web.cashier_views": ("pointsbank.web.cashier_shelf", "pointsbank.web.cashier_cards"),
+    "pointsbank.web.cashier_views": ("pointsbank.web.cashier_shelf", "pointsbank.web.cashier_cards",
+                                     "pointsbank.web.cashier_offline"),
 }
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from pointsbank.community.models import Community
 from pointsbank.ledger.models import LedgerTransaction
 from pointsbank.ledger.verify import verify
 from pointsbank.redeem.models import Redemption
@@ -238,3 +239,109 @@ def test_a_redemption_synced_after_its_quarters_statement_was_built_is_counted_a
     receipt = db.session.scalar(sa.select(Redemption).where(Redemption.voucher_id == voucher["id"]))
     assert receipt.created_at == NOW and receipt.points == 30
     assert shop_balance(world["alpha"], world["shop_a"]) == 30 and verify().ok
+
+
+def test_a_frozen_households_voucher_is_refused_at_the_sync_and_moves_nothing(client, world, db):
+    _enable(client, world)
+    give(world, "a1", 40)
+    open_voucher = issued(client, world, "resident_a1", 20)
+    used = issued(client, world, "resident_a1", 20)
+    assert redeem(client, world.headers("cashier_a"), used["token"], 20).status_code == 201
+    device = _device(client, world)
+    frozen = client.post(f"/api/v1/households/{world['a1']}/freeze", json={"reason": "moved_away"},
+                         headers=world.headers("staff_a2"))
+    assert frozen.status_code == 200, frozen.get_json()
+    before = (household_balance(world, "a1"), escrow_balance(world["alpha"]),
+              shop_balance(world["alpha"], world["shop_a"]))
+    transactions = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction))
+    answer = _sync(client, world.headers("cashier_a"), device["id"],
+                   [_item(open_voucher["token"], 20), _item(used["token"], 20)])  # an open one, a double spend
+    assert _statuses(answer) == [("refused", "household_frozen"), ("refused", "household_frozen")]
+    assert "frozen" in answer.get_json()["results"][0]["message"] or "冻结" in answer.get_json()["results"][0]["message"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) == transactions
+    assert (household_balance(world, "a1"), escrow_balance(world["alpha"]),
+            shop_balance(world["alpha"], world["shop_a"])) == before
+    # unfrozen, the same voucher (a new client id) is taken; the refused item stays refused
+    assert client.post(f"/api/v1/households/{world['a1']}/unfreeze",
+                       headers=world.headers("staff_a2")).status_code == 200
+    again = _sync(client, world.headers("cashier_a"), device["id"], [_item(open_voucher["token"], 20)])
+    assert _statuses(again) == [("accepted", None)]
+    assert verify().ok
+
+
+def test_a_redemption_synced_after_the_quarter_ended_is_in_the_statement_of_the_quarter_it_happened_in(
+        client, world, db, app):
+    from pointsbank.auth.models import User
+    from pointsbank.offline import sync
+    from pointsbank.redeem import vouchers
+    from pointsbank.reports import periods, settlement
+    from pointsbank.reports.models import SettlementStatement
+
+    _enable(client, world)
+    device = _device(client, world)
+    june = datetime(2026, 6, 30, 15, 50, tzinfo=timezone.utc)   # 23:50 on 30 June in the village: Q2
+    july = datetime(2026, 6, 30, 16, 10, tzinfo=timezone.utc)   # 00:10 on 1 July: Q3
+    app.config["CLOCK"] = june - timedelta(hours=1)
+    try:
+        give(world, "a1", 80)
+        resident = db.session.get(User, world.users["resident_a1"])  # the test's bearer tokens live a day
+        late = vouchers.issue_voucher(resident, points=50)
+        early = vouchers.issue_voucher(resident, points=30)
+        db.session.commit()
+        app.config["CLOCK"] = datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc)  # synced the next morning
+        cashier = db.session.get(User, world.users["cashier_a"])
+        answer = sync.sync(cashier, device_id=device["id"], redemptions=[
+            {**_item(late["token"], 40), "redeemed_at": june}, {**_item(early["token"], 30), "redeemed_at": july}])
+        assert [(r["status"], r["reason"]) for r in answer["results"]] == [("accepted", None), ("accepted", None)]
+        db.session.commit()
+        summary = settlement.settle(world["alpha"], periods.parse("2026Q2"))
+        db.session.commit()
+    finally:
+        app.config["CLOCK"] = NOW
+    statement = db.session.scalar(sa.select(SettlementStatement).where(
+        SettlementStatement.shop_id == world["shop_a"], SettlementStatement.period == "2026Q2"))
+    value = db.session.scalar(sa.select(Redemption.point_value_fen).where(Redemption.voucher_id == late["id"]))
+    assert (statement.count, statement.points, statement.amount_fen) == (1, 40, 40 * value)
+    assert summary["points"] == 40
+    lines = db.session.execute(settlement.redemption_lines(statement)).all()
+    assert [(line.points, line.occurred_at) for line in lines] == [(40, june)]
+
+
+def test_a_double_spend_is_paid_to_the_shop_in_its_statement_in_fen_and_confirming_it_keeps_the_totals(
+        client, world, db, app):
+    from pointsbank.auth.models import User
+    from pointsbank.reports import exports, periods, settlement, statements
+    from pointsbank.reports.models import SettlementStatement
+
+    _enable(client, world)
+    give(world, "a1", 30)
+    voucher = issued(client, world, "resident_a1", 30)
+    shop2, tills = new_shop(world["alpha"], "山口小店")
+    assert redeem(client, tills[0], voucher["token"], 30).status_code == 201
+    device = _device(client, world)
+    assert _statuses(_sync(client, world.headers("cashier_a"), device["id"], [_item(voucher["token"], 20)])) == [
+        ("double_spend", "voucher_already_redeemed")]
+    value = db.session.scalar(sa.select(Redemption.point_value_fen).where(Redemption.voucher_id == voucher["id"]))
+    app.config["CLOCK"] = datetime(2026, 7, 2, 2, 0, tzinfo=timezone.utc)
+    try:
+        summary = settlement.settle(world["alpha"], periods.parse("2026Q2"))
+        db.session.commit()
+        by_shop = {s.shop_id: s for s in db.session.scalars(sa.select(SettlementStatement).where(
+            SettlementStatement.period == "2026Q2"))}
+        assert (by_shop[world["shop_a"]].count, by_shop[world["shop_a"]].points,
+                by_shop[world["shop_a"]].amount_fen) == (1, 20, 20 * value)
+        assert (by_shop[shop2].count, by_shop[shop2].points, by_shop[shop2].amount_fen) == (1, 30, 30 * value)
+        assert summary["points"] == 50 and summary["amount_fen"] == 50 * value
+        lines = statements.statement_lines(by_shop[world["shop_a"]])
+        assert [(line.kind, line.points, line.value_fen, line.redemption_id) for line in lines] == [
+            ("double_spend", 20, 20 * value, None)]
+        admin = db.session.get(User, world.users["admin"])
+        shown = statements.get_statement(admin, by_shop[world["shop_a"]].id)
+        assert shown["amount_fen"] == 20 * value and [line.kind for line in shown["lines"]] == ["double_spend"]
+        confirmed = statements.confirm_statement(admin, by_shop[world["shop_a"]].id)  # the rebuild sums it again
+        db.session.commit()
+        assert confirmed["status"] == "confirmed" and confirmed["amount_fen"] == 20 * value
+        community = db.session.get(Community, world["alpha"])
+        assert "重复兑换（离线）" in str(exports.statement_sheets(shown, lines, community))  # the lines sheet
+    finally:
+        app.config["CLOCK"] = NOW
