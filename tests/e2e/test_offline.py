@@ -157,6 +157,10 @@ def test_offline_redemptions_survive_a_reload_and_sync_once_when_the_connection_
     expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "voucher_expired")
     _redeem_offline(cashier, first["short_code"], 30)
     expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "short_code_offline")
+    # a household card pays only online (its PIN counter is on the server)
+    _redeem_offline(cashier, "PBC1.kid.eyJrIjoxfQ.c2ln", 30)
+    expect(cashier.locator("#offline-refusal")).to_have_attribute("data-code", "card_offline")
+    expect(cashier.locator("#offline-refusal")).to_contain_text("积分卡需要联网")
     expect(cashier.locator("#offline-waiting")).to_have_attribute("data-count", "0")
 
     _redeem_offline(cashier, first["token"], 30)
