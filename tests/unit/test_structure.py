@@ -236,3 +236,9 @@ def test_no_package_uses_another_packages_private_names():
     found = {module: names for module, path in MODULES.items()
              if (names := private_imports(module, path.read_text(encoding="utf-8"), path.name == "__init__.py"))}
     assert found == {}
+
+
+def test_every_csv_and_xlsx_is_answered_by_the_reports_export_responder():
+    """``reports.exports.attachment`` is the one responder of a CSV/XLSX file: no other module
+    writes an attachment's headers itself (and so none can skip the formula neutralising)."""
+    assert _python_files_mentioning(r"Content-Disposition") == {"pointsbank/reports/exports.py"}
