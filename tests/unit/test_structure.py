@@ -114,7 +114,8 @@ def test_the_exceptions_module_imports_nothing_of_the_package():
 
 
 #: the ledger's lock and id builders, and a draw of ids for a ledger table
-LEDGER_LOCK_OR_ID = r"locked_columns|next_transaction_id|next_id_column|next_ids\(\s*(LedgerTransaction|Posting|Account)\b"
+LEDGER_LOCK_OR_ID = (r"locked_columns|next_transaction_id|next_id_column"
+                     r"|next_ids\(\s*(LedgerTransaction|Posting|Account)\b")
 
 
 def test_only_the_ledger_and_the_database_module_build_ledger_locks_or_draw_ledger_ids():
