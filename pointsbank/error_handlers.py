@@ -42,7 +42,7 @@ HtmlRenderer = Callable[[int, str, str, dict[str, Any]], Response]
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
                    headers: dict[str, str] | None = None) -> Response:
     renderer: HtmlRenderer | None = current_app.extensions.get("pointsbank.html_errors")
-    if renderer is not None and not _wants_json():
+    if renderer is not None and not wants_json():
         response = renderer(status, code, message, details or {})
     else:
         response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
@@ -52,7 +52,7 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz" or (
         request.accept_mimetypes.best == "application/json")
 

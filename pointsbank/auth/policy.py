@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import sqlalchemy as sa
 
@@ -348,8 +348,25 @@ def adjustment_decision_refusal(actor: User, adjustment: Any) -> str | None:
     return None
 
 
+def spot_check_refusal(actor: User, record: Any) -> str | None:
+    """Why ``actor`` may not check (confirm or dispute) this sampled record of a spot check, or
+    None: ``staff_only``; ``recorder_cannot_check`` (they recorded it); ``conflict_of_interest``
+    (their own household). ``record``: a record, or a spot check's item as the API shows it (a
+    mapping with ``recorded_by_id`` and ``household_id``)."""
+    if actor.role != "staff":
+        return "staff_only"
+    recorded_by_id, household_id = ((record["recorded_by_id"], record["household_id"]) if isinstance(record, Mapping)
+                                    else (record.recorded_by_id, record.household_id))
+    if recorded_by_id == actor.id:
+        return "recorder_cannot_check"
+    if _own_household(actor, household_id):
+        return "conflict_of_interest"
+    return None
+
+
 #: the predicates the pages call, registered as template globals by the web package
-DECISION_PREDICATES = (record_decision_refusal, objection_decision_refusal, adjustment_decision_refusal)
+DECISION_PREDICATES = (record_decision_refusal, objection_decision_refusal, adjustment_decision_refusal,
+                       spot_check_refusal)
 
 
 def _own_household(actor: User, household_id: int | None) -> bool:

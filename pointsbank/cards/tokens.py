@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pointsbank.redeem.tokens import _b64url, _unb64url, KeyPair  # one canonical base64url for both formats
+from pointsbank.redeem.tokens import KeyPair, b64url, unb64url  # one canonical base64url for both formats
 
 PREFIX = "PBC1"
 MAX_CARD_TOKEN_LENGTH = 256
@@ -68,9 +68,9 @@ def sign(key: KeyPair, claims: CardClaims) -> str:
     """The credential for ``claims``, signed with ``key`` (``ValueError`` on out-of-range claims)."""
     if not _valid(claims):
         raise ValueError("card, community and household ids are positive integers")
-    signing_input = f"{PREFIX}.{key.kid}.{_b64url(_payload_json(claims))}"
+    signing_input = f"{PREFIX}.{key.kid}.{b64url(_payload_json(claims))}"
     signature = Ed25519PrivateKey.from_private_bytes(key.private_raw).sign(signing_input.encode("ascii"))
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def looks_like_card(text: Any) -> bool:
@@ -85,8 +85,8 @@ def _parse(token: Any) -> tuple[str, str, CardClaims, bytes]:
         raise MalformedCard("not a card")
     _, kid, payload_text, sig_text = parts
     try:
-        payload = _unb64url(payload_text)
-        signature = _unb64url(sig_text)
+        payload = unb64url(payload_text)
+        signature = unb64url(sig_text)
         obj = json.loads(payload)
     except (ValueError, RecursionError) as exc:
         raise MalformedCard("bad encoding") from exc

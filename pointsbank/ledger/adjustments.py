@@ -50,7 +50,8 @@ def _pending(actor: User, adjustment_id: int) -> Adjustment:
     decisions at once cannot both pass the ``pending`` check (PostgreSQL; SQLite's immediate
     write transaction already serialises them)."""
     policy.require_role(actor, "staff")
-    adjustment = db.session.get(Adjustment, adjustment_id, with_for_update=True, populate_existing=True)
+    adjustment = db.session.scalar(lock_for_update(sa.select(Adjustment).where(Adjustment.id == adjustment_id))
+                                   .execution_options(populate_existing=True))
     if adjustment is None:
         raise NotFound()
     policy.household_for(actor, adjustment.household_id, "staff")

@@ -71,13 +71,13 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not (0 < len(key) <= 255) or not key.isprintable():
             raise IdempotencyKeyInvalid()
         user = current_user()
-        print_ = fingerprint()
+        request_print = fingerprint()
         row_id = execute(_claim(dialect_name()), {
-            "user_id": user.id, "key": key, "fingerprint": print_, "created_at": utcnow()}).scalar()
+            "user_id": user.id, "key": key, "fingerprint": request_print, "created_at": utcnow()}).scalar()
         if row_id is None:
             stored = db.session.execute(sa.select(IdempotencyKey).where(
                 IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)).scalar_one()
-            if stored.fingerprint != print_:
+            if stored.fingerprint != request_print:
                 raise IdempotencyKeyReused()
             if stored.status_code is None:
                 raise IdempotencyInProgress()

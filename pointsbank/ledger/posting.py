@@ -1,14 +1,25 @@
-"""Moving points: the one core that writes postings, for one transaction or many.
+"""Moving points: the one entry point that locks a transaction's accounts and draws its id, and
+the one core that writes postings, for one transaction or many.
+
+``locks = lock(household_ids=[h], shop=(community_id, shop_id))`` sends one statement: the
+households' and the shop's accounts, locked in id order (PostgreSQL ``FOR UPDATE``; SQLite holds
+its write lock from ``BEGIN IMMEDIATE``), with their balances and chain heads and the id the next
+ledger transaction will have. :func:`post` takes the handle as ``locked`` and then neither locks
+again nor draws an id. ``draw=(table, label)`` draws the id of another row in the same statement
+(a behaviour record that references the transaction). No module outside the ledger builds a lock
+statement over ``accounts`` or selects its columns for one. The lock and the post that reads its
+rows live here together: what a lock statement selects (:func:`locked_columns`) is what
+:func:`_heads` checks and advances, so a change to either is made in one module.
 
 ``post(community_id, "award", [(issuance, -6), (household_account, +6)])`` writes one
 transaction whose legs sum to zero, locks the household/shop accounts it touches in id
-order (:mod:`pointsbank.ledger.locks`; SQLite holds its write lock from ``BEGIN IMMEDIATE``),
+order (:func:`lock`; SQLite holds its write lock from ``BEGIN IMMEDIATE``),
 updates their cached balances and extends their hash chains — all in the caller's unit of
 work. System accounts are never locked. A caller that must not take an account below a floor
 (a voucher may only draw redeemable points) passes ``minimums={account_id: floor}`` and gets
 :class:`InsufficientPoints` instead of a posting.
 
-On PostgreSQL, with the accounts locked by :func:`pointsbank.ledger.locks.lock` (which drew the
+On PostgreSQL, with the accounts locked by :func:`lock` (which drew the
 transaction's id), a transaction is one more statement: the transaction row, its postings and
 the accounts' new balances and chain heads as data-modifying CTEs; elsewhere, or when the id
 was not drawn, three (insert the transaction, its postings, update the balances) after the lock.
@@ -34,11 +45,10 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.bulk import insert_rows
-from pointsbank.database import execute, is_postgresql, next_ids
+from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update, next_id_column, next_ids
 from pointsbank.errors import Conflict, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.ledger.accounts import LedgerError, new_household_account, system_accounts
-from pointsbank.ledger.locks import lock_by_id, lock_many
 from pointsbank.ledger.models import CHAINED_KINDS, Account, LedgerTransaction, Posting
 
 
@@ -93,6 +103,151 @@ POSTING_COLUMNS = ("community_id", "transaction_id", "account_id", "points", "cr
 
 #: rows per statement in :func:`post_many` (the IN list of the lock, the batches of updates)
 BULK_CHUNK = 2000
+
+
+# --- locks and ids: the one entry point -------------------------------------------------
+
+#: household accounts locked per statement when many are locked at once (a bulk import)
+LOCK_CHUNK = 1000
+
+
+class Locks(dict):
+    """The handle :func:`lock` returns: account id → locked row (id, community_id, kind, balance,
+    last_hash, household_id, next_transaction_id and any drawn id), which ``post`` takes as
+    ``locked``; and by owner: :attr:`households` (household id → row), :attr:`shop_account`."""
+
+    def __init__(self, rows: Iterable[Any] = (), shop_key: str | None = None) -> None:
+        super().__init__()
+        self.households: dict[int, Any] = {}
+        self.shop_account: int | None = None
+        for row in rows:
+            self[row.id] = row
+            if row.household_id is not None:
+                self.households[row.household_id] = row
+            elif shop_key is not None:
+                self.shop_account = row.id
+
+
+def next_transaction_id(dialect: str) -> sa.Label:
+    """A column for a lock statement: the id the next ledger transaction will have, drawn once
+    per statement (PostgreSQL: ``nextval`` in an InitPlan; SQLite: max + 1 under its write lock).
+    ``post`` given rows that carry it writes the whole transaction — transaction, postings,
+    balances — in one statement on PostgreSQL. Rows of one lock statement serve one ``post``."""
+    return next_id_column(LedgerTransaction.__table__, dialect, "next_transaction_id")
+
+
+def locked_columns(dialect: str) -> list[Any]:
+    """What a lock statement over ``accounts`` selects so that its rows can be handed to ``post``
+    as ``locked``: id, community, kind, balance, chain head, and the id drawn for the transaction."""
+    accounts = Account.__table__
+    return [accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance, accounts.c.last_hash,
+            next_transaction_id(dialect)]
+
+
+@functools.lru_cache(maxsize=32)
+def _statement(dialect: str, households: str, shop: bool, draw: tuple[sa.Table, str] | None) -> sa.Select:
+    """Built once per shape: ``households`` is "none", "one" (``= :household_id``) or "many"
+    (an expanding ``IN``); ``shop`` adds the shop's account by its key."""
+    accounts = Account.__table__
+    columns = [*locked_columns(dialect), accounts.c.household_id]
+    if draw is not None:
+        columns.append(next_id_column(draw[0], dialect, draw[1]))
+    owners = []
+    if households == "one":
+        owners.append(accounts.c.household_id == sa.bindparam("household_id"))
+    elif households == "many":
+        owners.append(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
+    if shop:
+        owners.append(sa.and_(accounts.c.community_id == sa.bindparam("community_id"),
+                              accounts.c.key == sa.bindparam("shop_key")))
+    stmt = sa.select(*columns).where(sa.or_(*owners)).order_by(accounts.c.id)
+    return lock_for_update(stmt, dialect, of=accounts)
+
+
+def lock(*, household_ids: Iterable[int] = (), shop: tuple[int, int] | None = None,
+         draw: tuple[sa.Table, str] | None = None) -> Locks:
+    """Lock the accounts of these households and of this shop (``(community_id, shop_id)``) in
+    one statement, drawing the next ledger transaction's id (and ``draw``'s, a column named
+    ``draw[1]`` on every row). An account that does not exist is simply absent from the handle."""
+    ids = sorted(set(household_ids))
+    if not ids and shop is None:
+        return Locks()  # nothing to lock: no statement
+    params: dict[str, Any] = {}
+    if shop is not None:
+        shop_key = f"shop:{shop[1]}"
+        params.update(community_id=shop[0], shop_key=shop_key)
+    else:
+        shop_key = None
+    dialect = dialect_name()
+    if len(ids) == 1:
+        return Locks(execute(_statement(dialect, "one", shop is not None, draw), {**params, "household_id": ids[0]}),
+                     shop_key)
+    if len(ids) <= LOCK_CHUNK:
+        households = "many" if ids else "none"
+        return Locks(execute(_statement(dialect, households, shop is not None, draw),
+                             {**params, "household_ids": ids} if ids else params), shop_key)
+    if shop is not None or draw is not None:
+        raise ValueError(f"a shop or a drawn id is locked with at most {LOCK_CHUNK} households")
+    rows: list[Any] = []
+    for start in range(0, len(ids), LOCK_CHUNK):
+        rows += execute(_statement(dialect, "many", False, None), {"household_ids": ids[start:start + LOCK_CHUNK]})
+    return Locks(rows)
+
+
+def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
+    """Lock the households' ledger accounts in id order (:func:`lock`) and return household
+    id → the locked row, which ``post`` takes as ``locked`` instead of locking again."""
+    return lock(household_ids=household_ids).households
+
+
+@functools.lru_cache(maxsize=2)
+def _by_id(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    stmt = (sa.select(*locked_columns(dialect))
+            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    return lock_for_update(stmt, dialect, of=accounts)
+
+
+def lock_by_id(account_ids: Sequence[int]) -> list[Any]:
+    """Lock these accounts (ids ascending) in id order and draw the next transaction's id: what
+    ``post`` sends when its caller did not :func:`lock` the accounts first. Rows as :func:`lock`'s."""
+    return execute(_by_id(dialect_name()), {"ids": account_ids}).all()
+
+
+@functools.lru_cache(maxsize=2)
+def _heads_by_id(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    stmt = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
+                      accounts.c.last_hash)
+            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    return lock_for_update(stmt, dialect, of=accounts)
+
+
+def lock_many(account_ids: Iterable[int], chunk: int = LOCK_CHUNK) -> list[Any]:
+    """Lock many accounts in id order, ``chunk`` per statement, drawing no id (``post_many``
+    draws its transactions' ids at once): rows of id, community_id, kind, balance, last_hash."""
+    ids = sorted(set(account_ids))
+    statement = _heads_by_id(dialect_name())
+    rows: list[Any] = []
+    for start in range(0, len(ids), chunk):
+        rows += db.session.execute(statement, {"ids": ids[start:start + chunk]})  # as the ORM session: flushes first
+    return rows
+
+
+@functools.lru_cache(maxsize=2)
+def _accounts_by_id(dialect: str) -> sa.Select:
+    accounts = Account.__table__
+    return lock_for_update(sa.select(accounts.c.id).where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
+                           .order_by(accounts.c.id), dialect)
+
+
+def lock_accounts(account_ids: Iterable[int]) -> None:
+    """Lock these accounts in id order, whatever their owners (an offline sync holds a shop's
+    accounts in several communities and many households' before it posts several transactions;
+    each ``post`` then finds them already held)."""
+    ids = sorted(set(account_ids))
+    if ids:
+        execute(_accounts_by_id(dialect_name()), {"ids": ids}).all()
 
 
 # --- the core ------------------------------------------------------------------------------
@@ -190,7 +345,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
          reference: tuple[str, object] | None = None, reversal_of_id: int | None = None,
          memo: str | None = None, minimums: Mapping[int, int] | None = None,
          locked: Mapping[int, Any] | None = None) -> Posted:
-    """``locked``: the handle :func:`pointsbank.ledger.locks.lock` returned in this transaction
+    """``locked``: the handle :func:`lock` returned in this transaction
     (or rows of it, account id → row), when the caller locked the accounts already and nothing
     moved them since: the lock statement is then not sent again, and the transaction id it drew is used."""
     legs = _merge(legs)

@@ -315,8 +315,14 @@ def _by_short_code(actor: User, shop_id: int, digits: str) -> str:
 
 def lookup_short_code(digits: str) -> tuple[str, int] | None:
     """(voucher id, community id) of a short code, or None."""
-    row = db.session.execute(sa.select(Voucher.id, Voucher.community_id).where(Voucher.short_code == digits)).first()
+    row = execute(_short_code_lookup(), {"short_code": digits}).first()
     return (row.id, row.community_id) if row is not None else None
+
+
+@functools.lru_cache(maxsize=1)
+def _short_code_lookup() -> sa.Select:
+    vouchers = Voucher.__table__
+    return sa.select(vouchers.c.id, vouchers.c.community_id).where(vouchers.c.short_code == sa.bindparam("short_code"))
 
 
 # --- lists and corrections -----------------------------------------------------------------

@@ -103,11 +103,11 @@ class ForgedToken(TokenError):
     code = "voucher_forged"
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64url(text: str) -> bytes:
+def unb64url(text: str) -> bytes:
     """Decode canonical unpadded base64url, or raise ``ValueError``.
 
     Canonical matters: the last character of a 64-byte signature carries two unused bits, and
@@ -116,7 +116,7 @@ def _unb64url(text: str) -> bytes:
     if not _B64URL_RE.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not unpadded base64url")
     data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64url(data) != text:
+    if b64url(data) != text:
         raise ValueError("not canonical base64url")
     return data
 
@@ -164,9 +164,9 @@ def sign(key: KeyPair, claims: Claims) -> str:
         raise ValueError(problem)
     if not _KID_RE.fullmatch(key.kid):
         raise ValueError("a kid is 1 to 32 URL-safe characters")
-    signing_input = f"{PREFIX}.{key.kid}.{_b64url(_payload_json(claims))}"
+    signing_input = f"{PREFIX}.{key.kid}.{b64url(_payload_json(claims))}"
     signature = Ed25519PrivateKey.from_private_bytes(key.private_raw).sign(signing_input.encode("ascii"))
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def _split(token: Any) -> tuple[str, str, Claims, bytes]:
@@ -180,8 +180,8 @@ def _split(token: Any) -> tuple[str, str, Claims, bytes]:
     if not _KID_RE.fullmatch(kid):
         raise MalformedToken("bad key id")
     try:
-        payload = _unb64url(payload_text)
-        signature = _unb64url(sig_text)
+        payload = unb64url(payload_text)
+        signature = unb64url(sig_text)
         obj = json.loads(payload)
     except (ValueError, RecursionError) as exc:  # binascii, JSON and Unicode errors are ValueErrors
         raise MalformedToken("bad encoding") from exc
@@ -277,4 +277,4 @@ def public_jwk(kid: str, public_raw: bytes) -> dict[str, str]:
     """The public key as a JWK (RFC 8037), one entry of ``GET /api/v1/keys``."""
     if not isinstance(public_raw, bytes) or len(public_raw) != _KEY_BYTES:
         raise ValueError("an Ed25519 public key is 32 raw bytes")
-    return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(public_raw), "kid": kid, "use": "sig", "alg": "EdDSA"}
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(public_raw), "kid": kid, "use": "sig", "alg": "EdDSA"}

@@ -12,7 +12,7 @@ from pointsbank.regions.schemas import (DashboardArgsSchema, DashboardExportArgs
                                         SpotCheckCreateSchema, SpotCheckDisputeSchema, SpotCheckItemSchema,
                                         SpotCheckQueryArgsSchema, SpotCheckSchema)
 from pointsbank.replicas import replica_read
-from pointsbank.reports.api import BINARY, FILE_DOC, _file
+from pointsbank.reports import exports
 
 blp = Blueprint("regions", __name__, url_prefix="/api/v1",
                 description="The town and the county: region dashboards, fair scoring and spot checks")
@@ -48,12 +48,12 @@ class RegionDashboardExport(MethodView):
     @policy.allow("admin")
     @replica_read
     @blp.arguments(DashboardExportArgsSchema, location="query")
-    @blp.response(200, BINARY, content_type="text/csv")
-    @blp.doc(**FILE_DOC)
+    @blp.response(200, exports.BINARY, content_type="text/csv")
+    @blp.doc(**exports.FILE_DOC)
     @errors(BAD_PERIOD, OUT_OF_SCOPE)
     def get(self, args, region_id):
         """The region dashboard as CSV (UTF-8 with BOM) or XLSX (communities, then the trend)."""
-        return _file(dashboard.export_dashboard(current_user(), region_id, args["period"], args["format"]))
+        return exports.attachment(dashboard.export_dashboard(current_user(), region_id, args["period"], args["format"]))
 
 
 COMMUNITY_SCOPE = (404, "not_found: no such community in the caller's scope")

@@ -122,9 +122,11 @@ def check_item(actor: User, spot_check_id: int, record_id: int, *, outcome: str,
     record = locked_record(record_id)
     if item.status != "pending":
         raise AlreadyChecked(status=item.status, details={"status": item.status})
-    if record.recorded_by_id == actor.id:
+    refusal = policy.spot_check_refusal(actor, record)  # the predicate the fairness page asks too
+    if refusal == "recorder_cannot_check":
         raise RecorderCannotCheck()
-    policy.ensure_not_own_household(actor, record.household_id)
+    if refusal is not None:
+        raise policy.ConflictOfInterest() if refusal == "conflict_of_interest" else Forbidden()
     if outcome == "disputed":
         if record.status != "posted":
             raise NotOpenToObjection(status=record.status, details={"status": record.status})

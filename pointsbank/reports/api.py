@@ -1,4 +1,3 @@
-from flask import make_response
 from flask.views import MethodView
 
 from pointsbank.apispec import Blueprint, ErrorSchema
@@ -20,16 +19,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1",
 IDEMPOTENCY = {"parameters": [{"in": "header", "name": "Idempotency-Key", "required": False,
                                "schema": {"type": "string", "maxLength": 255},
                                "description": "the same key with the same body replays the first response"}]}
-BINARY = {"type": "string", "format": "binary"}
-FILE_DOC = {"responses": {"200": {"description": "the file, as an attachment", "content": {
-    "text/csv": {"schema": BINARY}, exports.XLSX_MIME: {"schema": BINARY}}}}}
-
-
-def _file(export: exports.ExportFile):
-    response = make_response(export.body)
-    response.headers["Content-Type"] = export.mimetype
-    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    return response
+BINARY, FILE_DOC = exports.BINARY, exports.FILE_DOC
 
 
 @blp.route("/settlements/run")
@@ -92,7 +82,7 @@ class SettlementExport(MethodView):
     @blp.doc(**FILE_DOC)
     def get(self, args, statement_id):
         """A statement and its lines as CSV (UTF-8 with BOM) or XLSX."""
-        return _file(exports.export_statement(current_user(), statement_id, args["format"]))
+        return exports.attachment(exports.export_statement(current_user(), statement_id, args["format"]))
 
 
 @blp.route("/shops/<int:shop_id>/statements")
@@ -128,7 +118,7 @@ class CommunityRankingsExport(MethodView):
     @blp.doc(**FILE_DOC)
     def get(self, args, community_id):
         """The ranking of a period as CSV (UTF-8 with BOM) or XLSX."""
-        return _file(exports.export_ranking(current_user(), community_id, args.get("period"), args["format"]))
+        return exports.attachment(exports.export_ranking(current_user(), community_id, args.get("period"), args["format"]))
 
 
 @blp.route("/communities/<int:community_id>/notice")
@@ -151,7 +141,7 @@ class CommunityNoticeExport(MethodView):
     @blp.doc(**FILE_DOC)
     def get(self, args, community_id):
         """The notice board as CSV (UTF-8 with BOM) or XLSX (one sheet per section)."""
-        return _file(exports.export_notice(current_user(), community_id, args.get("period"), args["format"]))
+        return exports.attachment(exports.export_notice(current_user(), community_id, args.get("period"), args["format"]))
 
 
 @blp.route("/regions/<int:region_id>/rankings")

@@ -8,6 +8,10 @@
   float computed here) with the format ``#,##0.00``; totals are the database's integer sums,
   not spreadsheet formulas, so a program reading the file gets the values too.
 * Times are shown in the community's time zone.
+
+Every package that sends a CSV or XLSX builds an :class:`ExportFile` with :func:`render` and
+answers it with :func:`attachment` (the API and the pages alike), documenting the route with
+:data:`FILE_DOC`: one responder, so every export is neutralised and served the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
+from flask import Response, make_response
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
@@ -29,6 +34,10 @@ CSV_MIME = "text/csv; charset=utf-8"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = ("csv", "xlsx")
 MONEY_FORMAT, INTEGER_FORMAT, TIME_FORMAT = "#,##0.00", "0", "yyyy-mm-dd hh:mm:ss"
+#: the OpenAPI schema of a file body, and the documentation of a route answering CSV or XLSX
+BINARY = {"type": "string", "format": "binary"}
+FILE_DOC = {"responses": {"200": {"description": "the file, as an attachment", "content": {
+    "text/csv": {"schema": BINARY}, XLSX_MIME: {"schema": BINARY}}}}}
 
 
 @dataclass
@@ -46,6 +55,14 @@ class ExportFile:
     body: bytes
     mimetype: str
     filename: str
+
+
+def attachment(export: ExportFile) -> Response:
+    """The one responder of an export: the file as an attachment with its type and name."""
+    response = make_response(export.body)
+    response.headers["Content-Type"] = export.mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
 
 
 def yuan(fen: int) -> Decimal:

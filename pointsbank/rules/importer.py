@@ -68,17 +68,17 @@ def import_records(actor: User | None, community_id: int, data: bytes, filename:
     for candidate in candidates:
         if candidate.key in existing:
             report.fail(candidate.line, "already_imported")
-    fresh = [c for c in candidates if c.key not in existing]
-    report.skipped = len(candidates) - len(fresh)
+    new_candidates = [c for c in candidates if c.key not in existing]
+    report.skipped = len(candidates) - len(new_candidates)
     # locked before usage is read: caps hold under concurrency
-    accounts = lock_households(c.household_id for c in fresh) if post else {}
-    frozen = freeze.frozen_among(c.household_id for c in fresh)  # households: a frozen one's rows are refused
-    for candidate in fresh:
+    accounts = lock_households(c.household_id for c in new_candidates) if post else {}
+    frozen = freeze.frozen_among(c.household_id for c in new_candidates)  # households: a frozen one's rows are refused
+    for candidate in new_candidates:
         if candidate.household_id in frozen:
             report.fail(candidate.line, "household_frozen", number=frozen[candidate.household_id].number)
-    fresh = [c for c in fresh if c.household_id not in frozen]
-    score(community, fresh, report, progress)
-    scored = [c for c in fresh if c.decision is not None]
+    new_candidates = [c for c in new_candidates if c.household_id not in frozen]
+    score(community, new_candidates, report, progress)
+    scored = [c for c in new_candidates if c.decision is not None]
     report.invalid = len(report.bad_lines)
     report.valid = len(scored)
     report.points = sum(c.decision.points for c in scored if c.decision.status == "posted")

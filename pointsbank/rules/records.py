@@ -46,7 +46,10 @@ from pointsbank.rules.models import BehaviourRecord, Evidence
 from pointsbank.rules.rulebook import PERIODS, Rule
 
 SCORING_STATUSES = ("pending", "posted", "objected", "upheld")
-RECORDING_ROLES = ("staff", "grid_worker", "resident")
+#: who records points for a household in its scope (staff pages, the API)
+RECORDER_ROLES = ("staff", "grid_worker")
+#: who may send a record: the recorders, and a resident claiming (申领) for its own household
+RECORD_OR_CLAIM_ROLES = (*RECORDER_ROLES, "resident")
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def score(actor: User, household: Household | policy.HouseholdRef, version: book
 
 def _prepare(actor: User, household_id: int, rule_code: str, occurred_on: date, resident_id: int | None,
              evidence: int | None) -> tuple[policy.HouseholdRef, books.BookVersion, Rule, Evidence | None]:
-    household = policy.household_ref(actor, household_id, *RECORDING_ROLES)
+    household = policy.household_ref(actor, household_id, *RECORD_OR_CLAIM_ROLES)
     if actor.role != "resident":
         policy.ensure_not_own_household(actor, household.id)
     check_date(household.timezone, occurred_on)
@@ -193,12 +196,12 @@ def create_record(actor: User, *, household_id: int, rule_code: str, occurred_on
     freeze.ensure_not_frozen(household.id)  # households: no record for a frozen one
     scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                    quantity=quantity, has_evidence=found is not None)
-    record = keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
-                  evidence_id=found.id if found else None, record_id=locked.record_id, account=locked)
+    record = store_scored(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
+                          evidence_id=found.id if found else None, record_id=locked.record_id, account=locked)
     audit.record(actor, "record.create", community_id=household.community_id, target=record,
                  data={"household_id": household.id, "rule_code": rule.code, "status": record.status,
                        "points": record.points, "is_claim": record.is_claim})
-    return fresh([record], household.notice_days)[0]
+    return as_created([record], household.notice_days)[0]
 
 
 def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: int = 1, note: str | None = None,
@@ -231,16 +234,16 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     for record_id, (household, resident_id) in zip(record_ids, targets):
         scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                        quantity=quantity, has_evidence=found is not None)
-        records.append(keep(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
-                            evidence_id=found.id if found else None, group_key=group_key, record_id=record_id,
-                            account_id=accounts.get(household.id)))
+        records.append(store_scored(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
+                                    evidence_id=found.id if found else None, group_key=group_key, record_id=record_id,
+                                    account_id=accounts.get(household.id)))
     audit.record(actor, "record.group", community_id=community.id, target_type="record_group", target_id=group_key,
                  data={"rule_code": rule.code, "occurred_on": occurred_on.isoformat(), "records": len(records),
                        "points": sum(r.points for r in records if r.status == "posted")})
-    return fresh(records, community.notice_days)
+    return as_created(records, community.notice_days)
 
 
-def fresh(records: list[BehaviourRecord], notice_days: int) -> list[BehaviourRecord]:
+def as_created(records: list[BehaviourRecord], notice_days: int) -> list[BehaviourRecord]:
     """:func:`listing.decorate` for records created in this call, without reading anything:
     nobody has approved them yet, and the notice deadline comes from their community."""
     for record in records:
@@ -249,9 +252,9 @@ def fresh(records: list[BehaviourRecord], notice_days: int) -> list[BehaviourRec
     return records
 
 
-def keep(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note: str | None,
-         evidence_id: int | None, record_id: int, group_key: str | None = None, account_id: int | None = None,
-         account: Any = None) -> BehaviourRecord:
+def store_scored(actor: User, scored: Scored, *, occurred_on: date, quantity: int, note: str | None,
+                 evidence_id: int | None, record_id: int, group_key: str | None = None,
+                 account_id: int | None = None, account: Any = None) -> BehaviourRecord:
     """Store a scored record under ``record_id`` (drawn by :func:`lock_and_draw` or
     :func:`~pointsbank.database.next_ids`), posting it first when the rule needs no approval: the points
     move with the reference ``("record", id)`` and the record is then inserted once, with its

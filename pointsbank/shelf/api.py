@@ -155,11 +155,7 @@ class ShopStock(MethodView):
         fmt = args.get("format", "json")
         if fmt == "json":
             return services.stock_statement(current_user(), shop_id, args["period"])
-        export = services.export_stock_statement(current_user(), shop_id, args["period"], fmt)
-        response = make_response(export.body)
-        response.headers["Content-Type"] = export.mimetype
-        response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-        return response
+        return exports.attachment(services.export_stock_statement(current_user(), shop_id, args["period"], fmt))
 
 
 @blp.route("/communities/<int:community_id>/shelf/most-redeemed")

@@ -29,6 +29,7 @@ from pointsbank.community import services as community_services
 from pointsbank.community.models import Community
 from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError, NotFound, Unauthorized
+from pointsbank.reports.exports import attachment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,11 +109,9 @@ def rule_names(book: dict[str, Any] | None) -> dict[str, dict[str, str]]:
 # --- files to download ----------------------------------------------------------------------
 
 def download(exported: Any) -> Response:
-    """A :class:`pointsbank.reports.exports.ExportFile` (CSV or XLSX) as an attachment."""
-    response = make_response(exported.body)
-    response.headers["Content-Type"] = exported.mimetype
-    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
-    return response
+    """A :class:`pointsbank.reports.exports.ExportFile` (CSV or XLSX) as an attachment: the
+    reports' one export responder, :func:`pointsbank.reports.exports.attachment`."""
+    return attachment(exported)
 
 
 # --- HTML error pages ---------------------------------------------------------------------
@@ -134,8 +133,8 @@ def login_redirect() -> Response:
 
 def handle_unauthorized(error: Unauthorized) -> Response:
     """A page without a session goes to the login form and comes back; the API keeps its JSON 401."""
-    from pointsbank.error_handlers import _wants_json, handle_domain_error
+    from pointsbank.error_handlers import handle_domain_error, wants_json
 
-    if _wants_json():
+    if wants_json():
         return handle_domain_error(error)
     return login_redirect()

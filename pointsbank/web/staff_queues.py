@@ -81,7 +81,7 @@ def check_import() -> Any:
     report = attempt(importer.import_records, actor, community.id, data, filename, post=False)
     if report is None:
         return render_template("staff/import.html", active="import", form=form, report=None), 422
-    token = uploads.keep(actor.id, data) if report["valid"] else None
+    token = uploads.stash(actor.id, data) if report["valid"] else None
     return render_template("staff/import.html", active="import", form=ImportForm(formdata=None), report=report,
                            token=token, filename=filename)
 

@@ -27,9 +27,6 @@ from pointsbank.web.i18n import localized
 from pointsbank.web.pages import attempt, current_community, rule_book, rule_names
 from pointsbank.web.staff_blueprint import bp
 
-RECORDING_ROLES = ("staff", "grid_worker")
-
-
 def rule_choices(book: dict[str, Any] | None) -> list[tuple[str, list[tuple[str, str]]]]:
     """``(category name, [(rule code, "name (+2 / hour)")…])`` in the book's order, for <optgroup>s."""
     if not book:
@@ -59,7 +56,7 @@ def _record_form(actor: User, community: Community, book: dict[str, Any] | None)
 
 
 @bp.get("/records/new")
-@policy.allow(*RECORDING_ROLES)
+@policy.allow(*records.RECORDER_ROLES)
 def new_record() -> str:
     return _render_record_page(current_user())
 
@@ -91,7 +88,7 @@ def _render_record_page(actor: User, form: RecordForm | None = None, status: int
 
 
 @bp.post("/records/new")
-@policy.allow(*RECORDING_ROLES)
+@policy.allow(*records.RECORDER_ROLES)
 def create_record() -> Response | Any:
     actor = current_user()
     community = current_community(actor)
@@ -115,7 +112,7 @@ def _record_args(form: RecordForm) -> dict[str, Any]:
 
 
 @bp.post("/records/preview")
-@policy.allow(*RECORDING_ROLES)
+@policy.allow(*records.RECORDER_ROLES)
 def preview_record() -> Any:
     """The dry run of the form as it stands: an HTML fragment for ``record.js`` (records nothing)."""
     actor = current_user()

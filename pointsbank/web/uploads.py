@@ -39,7 +39,9 @@ def _path(user_id: int, token: str) -> Path:
     return _folder() / f"{int(user_id)}-{token}"
 
 
-def keep(user_id: int, data: bytes) -> str:
+def stash(user_id: int, data: bytes) -> str:
+    """Hold an uploaded file for this login until it is confirmed (:func:`load`) or dropped
+    (:func:`discard`); the token names it."""
     _sweep()
     token = secrets.token_hex(16)
     _path(user_id, token).write_bytes(data)

@@ -38,6 +38,9 @@ def test_a_claim_without_evidence_or_for_another_household_is_refused(client, wo
     assert other.status_code == 404
     borrowed = record(client, world, "resident_a2", "a2", "good_deed", evidence=evidence["id"])
     assert borrowed.status_code == 404 and error_code(borrowed) == "evidence_not_found"
+    assert household(client, world, "a2")["balance"] == 100
+    listed = client.get(f"/api/v1/records?household_id={world['a2']}", headers=world.headers("staff_a"))
+    assert listed.get_json()["items"] == []  # the refused claims stored no record
 
 
 def test_a_rule_that_requires_evidence_is_refused_without_it_and_scored_with_it(client, world):
@@ -97,9 +100,24 @@ def test_evidence_of_a_record_is_visible_to_the_residents_of_that_record_househo
     assert _fetch(client, world, url, "grid_a")[0] == 200
 
 
-def test_a_grid_worker_cannot_upload_for_a_household_outside_its_grids(client, world):
+def _evidence_stored(app) -> tuple[int, list[str]]:
+    """(evidence rows, files under EVIDENCE_DIR)."""
+    import sqlalchemy as sa
+
+    from pointsbank.extensions import db
+    from pointsbank.rules.models import Evidence
+
+    root = Path(app.config["EVIDENCE_DIR"])
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Evidence)), files
+
+
+def test_a_grid_worker_cannot_upload_for_a_household_outside_its_grids(client, world, app):
     response = upload(client, world, "grid_a", PNG, household_id=str(world["a3"]))
-    assert response.status_code == 404
+    assert response.status_code == 404 and error_code(response) == "not_found"
+    assert _evidence_stored(app) == (0, [])  # neither a row nor the file: nothing was kept
+    inside = upload(client, world, "grid_a", PNG, household_id=str(world["a1"]))
+    assert inside.status_code == 201 and _evidence_stored(app)[0] == 1  # the same file, in scope, is kept
 
 
 def test_every_content_type_evidence_is_served_with_is_documented_in_the_openapi_document(client, world):

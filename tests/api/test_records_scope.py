@@ -8,16 +8,37 @@ from pointsbank.rules.models import BehaviourRecord
 from tests.fixtures.rules import error_code, household, publish, record
 
 
-def test_a_grid_worker_outside_its_grid_gets_404_and_inside_it_records(client, world):
+def _stored(db, household_id: int) -> tuple[int, int, int]:
+    """(records, ledger transactions, audit rows) that name this household."""
+    from pointsbank.audit.models import AuditEvent
+    from pointsbank.ledger.models import Account, Posting
+
+    db.session.expire_all()
+    records = db.session.scalar(sa.select(sa.func.count()).select_from(BehaviourRecord)
+                                .where(BehaviourRecord.household_id == household_id))
+    postings = db.session.scalar(sa.select(sa.func.count()).select_from(Posting).join(
+        Account, Account.id == Posting.account_id).where(Account.household_id == household_id))
+    audits = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                               .where(AuditEvent.action.like("record.%")))
+    return records, postings, audits
+
+
+def test_a_grid_worker_outside_its_grid_gets_404_and_inside_it_records(client, world, db):
     publish(client, world)
+    before = _stored(db, world["a3"])
     outside = record(client, world, "grid_a", "a3", "good_deed")  # a3 is in grid 二组
     assert outside.status_code == 404
+    assert _stored(db, world["a3"]) == before  # no record, no posting, no audit row
+    assert household(client, world, "a3")["balance"] == 100
     assert record(client, world, "grid_a", "a1", "good_deed").status_code == 201
 
 
-def test_staff_of_another_community_gets_404(client, world):
+def test_staff_of_another_community_gets_404(client, world, db):
     publish(client, world)
+    before = _stored(db, world["a1"])
     assert record(client, world, "staff_b", "a1", "good_deed").status_code == 404
+    assert _stored(db, world["a1"]) == before  # no record, no posting, no audit row
+    assert household(client, world, "a1")["balance"] == 100
     created = record(client, world, "staff_a2", "a1", "good_deed").get_json()
     assert client.get(f"/api/v1/records/{created['id']}", headers=world.headers("staff_b")).status_code == 404
     approve = client.post(f"/api/v1/records/{created['id']}/approve", headers=world.headers("staff_b"))

@@ -27,16 +27,32 @@ def _settled(app, client, world) -> dict:
     return statement
 
 
-def test_an_admin_runs_the_settlement_and_a_second_run_changes_nothing(app, client, world):
+def _stored_statements(db) -> tuple[list[tuple], list[tuple], int]:
+    """Every stored statement (all its columns), every stored line, and the ledger's transactions."""
+    from pointsbank.reports.models import SettlementLine, SettlementStatement
+
+    db.session.expire_all()
+    statements = [tuple(row) for row in db.session.execute(
+        sa.select(*SettlementStatement.__table__.c).order_by(SettlementStatement.id))]
+    lines = [tuple(row) for row in db.session.execute(
+        sa.select(*SettlementLine.__table__.c).order_by(SettlementLine.id))]
+    return statements, lines, db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction))
+
+
+def test_an_admin_runs_the_settlement_and_a_second_run_changes_nothing(app, client, world, db):
     redeem(app, world, "2026-05-01T02:00:00+00:00", 10)
     relogin(app, world, AFTER_Q2)
     first = client.post("/api/v1/settlements/run", json={"period": "2026Q2"}, headers=world.headers("admin"))
+    stored = _stored_statements(db)
+    relogin(app, world, "2026-07-02T01:00:00+00:00")  # a day later: a rebuilt statement would show it
     second = client.post("/api/v1/settlements/run", json={"period": "2026Q2"}, headers=world.headers("admin"))
 
     assert first.status_code == second.status_code == 200
     outcomes = {r["community_id"]: (r["outcome"], r["statements"]) for r in first.get_json()["runs"]}
     assert outcomes == {world["alpha"]: ("completed", 1), world["beta"]: ("completed", 0)}
     assert {r["outcome"] for r in second.get_json()["runs"]} == {"already_completed"}
+    assert len(stored[0]) == 1  # one statement, as built the first time
+    assert _stored_statements(db) == stored  # the same rows, column for column, and no new transaction
 
 
 def test_running_a_quarter_that_has_not_ended_is_refused(client, world):

@@ -11,6 +11,19 @@ from tests.integration.helpers_redeem import (escrow_balance, give, household_ba
 URL = "/api/v1/vouchers"
 
 
+def assert_nothing_issued(world, db, household: str, balance: int) -> None:
+    """A refused voucher moved nothing: the household keeps ``balance``, the escrow holds no
+    point, and no voucher row exists."""
+    import sqlalchemy as sa
+
+    from pointsbank.redeem.models import Voucher
+
+    db.session.expire_all()
+    assert household_balance(world, household) == balance
+    assert escrow_balance(world["alpha"]) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Voucher)) == 0
+
+
 def test_a_resident_creates_a_voucher_for_their_household_and_the_points_move_into_the_escrow(client, world, db):
     give(world, "a1", 50)
     response = issue(client, world, "resident_a1", 30)
@@ -36,7 +49,7 @@ def test_the_token_is_signed_by_a_key_served_at_the_public_key_endpoint(client, 
     give(world, "a1", 10)
     body = issued(client, world, "resident_a1", 10)
     keys = client.get("/api/v1/keys").get_json()["keys"]
-    public = {k["kid"]: tokens._unb64url(k["x"]) for k in keys}
+    public = {k["kid"]: tokens.unb64url(k["x"]) for k in keys}
     claims = tokens.verify(body["token"], public)
     assert (claims.voucher_id, claims.community_id, claims.points) == (body["id"], world["alpha"], 10)
 
@@ -52,7 +65,7 @@ def test_staff_may_not_create_a_voucher_for_their_own_household(client, world, d
     give(world, "a3", 40)
     response = issue(client, world, "staff_a", 10, world["a3"])
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "conflict_of_interest"
-    assert household_balance(world, "a3") == 140
+    assert_nothing_issued(world, db, "a3", 140)
 
 
 def test_staff_must_say_which_household(client, world):
@@ -64,12 +77,13 @@ def test_a_resident_cannot_create_a_voucher_for_another_household(client, world,
     give(world, "a2", 40)
     response = issue(client, world, "resident_a1", 10, world["a2"])
     assert response.status_code == 404
-    assert household_balance(world, "a2") == 140
+    assert_nothing_issued(world, db, "a2", 140)
 
 
 def test_staff_of_another_community_get_404_for_the_household(client, world, db):
     give(world, "a1", 40)
     assert issue(client, world, "staff_b", 10, world["a1"]).status_code == 404
+    assert_nothing_issued(world, db, "a1", 140)
 
 
 def test_points_below_one_are_refused_with_400(client, world, db):
@@ -77,7 +91,7 @@ def test_points_below_one_are_refused_with_400(client, world, db):
     for points in (0, -5):
         response = issue(client, world, "resident_a1", points)
         assert response.status_code == 400 and "points" in response.get_json()["error"]["details"]["fields"]
-    assert household_balance(world, "a1") == 140
+    assert_nothing_issued(world, db, "a1", 140)
 
 
 def test_more_than_the_redeemable_points_is_refused_with_what_is_available(client, world, db):
@@ -86,12 +100,13 @@ def test_more_than_the_redeemable_points_is_refused_with_what_is_available(clien
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "insufficient_points" and error["details"] == {"available": 25}
-    assert household_balance(world, "a1") == 125 and escrow_balance(world["alpha"]) == 0
+    assert_nothing_issued(world, db, "a1", 125)
 
 
-def test_the_base_points_are_never_redeemable(client, world):
+def test_the_base_points_are_never_redeemable(client, world, db):
     response = issue(client, world, "resident_a1", 1)
     assert response.status_code == 422 and response.get_json()["error"]["details"] == {"available": 0}
+    assert_nothing_issued(world, db, "a1", 100)
 
 
 def test_the_same_idempotency_key_replays_the_voucher_without_drawing_twice(client, world, db):

@@ -97,13 +97,21 @@ def test_guesses_are_counted_per_shop_across_its_cashiers(app, client, world, db
     assert redeem(client, world.headers("cashier_a"), shortcode.generate(), 1).status_code == 404  # another shop
 
 
+def _failures_of(db, scope: str, key: int) -> int:
+    return db.session.query(ThrottleEvent).filter_by(scope=scope, key=str(key)).count()
+
+
 def test_a_throttled_cashier_still_redeems_a_scanned_qr_and_a_real_short_code_is_not_a_failure(app, client, world, db):
     give(world, "a1", 20)
     first, second = issued(client, world, "resident_a1", 10), issued(client, world, "resident_a1", 10)
-    headers = world.headers("cashier_a")
+    headers, limit = world.headers("cashier_a"), app.config["REDEEM_GUESSES_PER_CASHIER"]
     assert redeem(client, headers, first["short_code"], 10).status_code == 201
-    for _ in range(app.config["REDEEM_GUESSES_PER_CASHIER"]):
-        redeem(client, headers, shortcode.generate(), 1)
+    # the real code left no failure behind, for the cashier nor for the shop
+    assert _failures_of(db, "shortcode:cashier", world.users["cashier_a"]) == 0
+    assert _failures_of(db, "shortcode:shop", world["shop_a"]) == 0
+    # so the whole limit of wrong guesses is still there: had the real code counted, the last is 429
+    assert [redeem(client, headers, shortcode.generate(), 1).status_code for _ in range(limit)] == [404] * limit
+    assert _failures_of(db, "shortcode:cashier", world.users["cashier_a"]) == limit
     assert redeem(client, headers, second["short_code"], 10).status_code == 429
     assert redeem(client, headers, second["token"], 10).status_code == 201
 

@@ -68,3 +68,22 @@ def test_the_recorder_is_not_offered_to_check_their_own_record(app, client, worl
     page = text(client.get("/staff/fairness?period=2026Q3&lang=en"))
 
     assert "Checked by another staff member" in page and "/confirmed" not in page
+
+
+def test_staff_are_not_offered_to_check_a_record_of_their_own_household(app, client, world):
+    """The fairness page asks policy.spot_check_refusal, as the service does: staff_a lives in
+    a3, so a3's record has no check buttons for them (and the service would refuse them 403)."""
+    relogin(app, world, NOW)
+    publish_points_book(client, world)
+    give(client, world, "staff_a2", world["a3"], 10, "2026-08-04")
+    login(client, "staff_a")
+    post_form(client, "/staff/fairness?period=2026Q3", "/staff/fairness/spot-checks", {"period": "2026Q3", "size": "1"})
+    page = text(client.get("/staff/fairness?period=2026Q3&lang=en"))
+
+    check_id, record_id = re.search(r'id="check-(\d+)-(\d+)"', page).groups()
+    row = page.split(f'id="check-{check_id}-{record_id}"')[1].split("</tr>")[0]
+    assert "This is your own household; another staff member must decide." in row
+    assert "/confirmed" not in row and "/disputed" not in row
+    refused = client.post(f"/api/v1/spot-checks/{check_id}/items/{record_id}/confirm", json={},
+                          headers=world.headers("staff_a"))
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "conflict_of_interest"

@@ -157,11 +157,21 @@ def test_making_a_voucher_without_the_csrf_token_is_refused(client, earned):
     assert figure(text(client.get("/home")), "redeemable") == "6"
 
 
-def test_more_points_than_redeemable_are_refused_with_the_services_message(client, earned):
+def test_more_points_than_redeemable_are_refused_with_the_services_message(client, earned, db):
+    import sqlalchemy as sa
+
+    from pointsbank.redeem.models import Voucher
+    from tests.integration.helpers_redeem import escrow_balance, household_balance
+
     login(client, "resident_a1")
     response = post_form(client, "/home", "/home/vouchers", {"points": "7"})
     assert response.status_code == 422
     assert "可兑换积分不足：仅有 6 分。" in text(response)
+    # nothing moved: the household keeps its points, the escrow holds none, no voucher exists
+    db.session.expire_all()
+    assert household_balance(earned, "a1") == 106 and escrow_balance(earned["alpha"]) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Voucher)) == 0
+    assert figure(text(client.get("/home")), "redeemable") == "6"
     english = post_form(client, "/home?lang=en", "/home/vouchers", {"points": "7"})
     assert "Not enough redeemable points: 6 available." in text(english)
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import get_locale
 
-from pointsbank.database import UTCDateTime, dialect_name, execute, is_postgresql
+from pointsbank.database import UTCDateTime, dialect_name, execute, is_postgresql, lock_for_update
 from pointsbank.extensions import db
 from pointsbank.redeem.models import Redemption
 from pointsbank.reports import periods
@@ -153,7 +153,7 @@ def _priced_lock(dialect: str) -> sa.Select:
                       sa.case((items.c.limit_period.is_(None), 0), else_=taken + held).label("taken"))
             .where(items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
             .order_by(items.c.id))
-    return stmt.with_for_update(of=items) if dialect == "postgresql" else stmt
+    return lock_for_update(stmt, dialect, of=items)
 
 
 def _available(item: Any, now: datetime) -> bool:

@@ -46,7 +46,7 @@ from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update, unit_of_work
+from pointsbank.database import dialect_name, execute, lock_for_update, unit_of_work
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -278,8 +278,7 @@ def expire_batch(now: datetime, batch: int = 200) -> int:
     that request, and two runs never take the same one."""
     stmt = (sa.select(Reservation).where(Reservation.status == "held", Reservation.expires_at <= now)
             .order_by(Reservation.expires_at, Reservation.id).limit(batch))
-    if is_postgresql():
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = lock_for_update(stmt, skip_locked=True)
     found = list(db.session.scalars(stmt.execution_options(populate_existing=True)))
     _give_back(found, status="expired", actor_id=None, now=now)
     return len(found)

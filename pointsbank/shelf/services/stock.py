@@ -126,7 +126,7 @@ def items_lock(dialect: str) -> sa.Select:
                       items.c.available_from, items.c.available_until, items.c.is_active)
             .where(items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
             .order_by(items.c.id))
-    return stmt.with_for_update(of=items) if dialect == "postgresql" else stmt
+    return lock_for_update(stmt, dialect, of=items)
 
 
 @functools.lru_cache(maxsize=1)
