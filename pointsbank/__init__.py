@@ -70,6 +70,7 @@ def _import_models() -> None:
     from pointsbank.auth import models as _auth  # noqa: F401
     from pointsbank.community import models as _community  # noqa: F401
     from pointsbank.ledger import models as _ledger  # noqa: F401
+    from pointsbank.notify import models as _notify  # noqa: F401
     from pointsbank.offline import models as _offline  # noqa: F401
     from pointsbank.redeem import models as _redeem  # noqa: F401
     from pointsbank.regions import models as _regions  # noqa: F401
