@@ -93,7 +93,7 @@ def _locale() -> str:
 
 #: API blueprints (flask-smorest, under /api/v1), then plain Flask blueprints (pages, health)
 API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api",
-               "shelf.api", "offline.api", "regions.api")
+               "shelf.api", "offline.api", "regions.api", "notify.api")
 PAGE_MODULES = ("health", "web.views")
 
 

@@ -37,7 +37,7 @@ ROUTE_MODULES = {
                                        "pointsbank.web.staff_regions", "pointsbank.web.staff_shelf",
                                        "pointsbank.web.staff_households"),
     "pointsbank.web.notice_views": ("pointsbank.web.region_board",),
-    "pointsbank.web.resident_views": ("pointsbank.web.resident_shelf",),
+    "pointsbank.web.resident_views": ("pointsbank.web.resident_shelf", "pointsbank.web.resident_inbox"),
     "pointsbank.web.cashier_views": ("pointsbank.web.cashier_shelf",),
 }
 
