@@ -22,6 +22,7 @@ from pointsbank.extensions import db
 from pointsbank.notify import sender
 from pointsbank.notify.models import Notification
 from pointsbank.notify.services import Event, enqueue
+from pointsbank.redeem import shortcode
 from pointsbank.redeem.models import Voucher
 from pointsbank.shelf.models import Reservation
 
@@ -55,7 +56,8 @@ def enqueue_expiring(now: datetime | None = None) -> dict[str, int]:
         .order_by(Reservation.expires_at).limit(BATCH)).all()
     for r in reservations:
         events[r.community_id].append(Event(r.household_id, "reservation_expiring", f"reservation_expiring:{r.id}",
-                                            {"points": r.points, "code": r.pickup_code, "expires_at": r.expires_at}))
+                                            {"points": r.points, "code": shortcode.format(r.pickup_code),
+                                             "expires_at": r.expires_at}))
     for community_id, found in events.items():
         enqueue(community_id, found, moment)
     return {"vouchers": len(vouchers), "reservations": len(reservations)}

@@ -230,6 +230,24 @@ def test_a_voucher_about_to_expire_is_told_once_however_often_the_scan_runs(app,
     assert row.params["expires_at"] == "2026-05-16 10:00"
 
 
+def test_a_reservation_about_to_expire_is_told_once_with_its_pickup_code(app, client, world, db):
+    from tests.integration.helpers_redeem import give
+    from tests.integration.helpers_shelf import new_item, reserve
+    from pointsbank.notify.jobs import enqueue_expiring
+
+    give(world, "a1", 100)
+    soap = new_item(client, world, name="肥皂", points=10, stock=5)
+    reservation = reserve(client, world, "resident_a1", "shop_a", [(soap["id"], 2)]).get_json()  # held 168 hours
+    now = clock.now()
+
+    found = [unit_of_work(enqueue_expiring)(now + timedelta(hours=h))["reservations"] for h in (100, 163, 164, 169)]
+
+    assert found == [0, 1, 0, 0]  # told once; not after it expired
+    (row,) = _messages(db, world["a1"])
+    assert (row.template, row.params["points"], row.params["code"], row.idempotency_key) == (
+        "reservation_expiring", 20, reservation["pickup_code"], f"reservation_expiring:{reservation['id']}:inbox")
+
+
 # --- phones: checked, masked everywhere ---------------------------------------------------------------
 
 

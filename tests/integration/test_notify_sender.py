@@ -169,6 +169,29 @@ def test_the_log_provider_writes_the_message_with_the_phone_masked(app, world, d
     assert _rows(db)[key].status == "sent"
 
 
+def test_the_schedulers_once_pass_tells_expiring_vouchers_and_sends_due_sms(app, world, db, receiver):
+    from pointsbank.jobs.scheduler import RoundScheduler
+    from pointsbank.redeem import vouchers
+    from tests.integration.helpers_ledger import award
+    from tests.integration.helpers_round import user
+
+    (key,) = _messages(app, world, db, count=1)
+    award(world["alpha"], world["a1"], 20)
+    voucher = vouchers.issue_voucher(user(world, "resident_a1"), points=20)  # valid 24 hours
+    db.session.commit()
+    _webhook(app, receiver)
+    moment = clock.now() + timedelta(hours=20)
+    scheduler = RoundScheduler(app, now=lambda: moment)
+    scheduler.configure()
+
+    scheduler.run_once()
+    scheduler.run_once()
+
+    assert "notifications" in {j.id for j in scheduler.scheduler.get_jobs()}
+    assert receiver.keys() == {key: 1, f"voucher_expiring:{voucher['id']}:sms": 1}
+    assert {r.status for r in _rows(db).values()} == {"sent"}
+
+
 # --- real processes ----------------------------------------------------------------------------------
 
 
