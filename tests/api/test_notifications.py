@@ -318,3 +318,13 @@ def test_a_register_import_takes_the_phone_column_and_reports_a_bad_one_on_its_l
     assert (report["created"], [(e["line"], e["code"]) for e in report["errors"]]) == (1, [(3, "bad_phone")])
     assert "12ab" not in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(Household.phone).where(Household.number == "A-301")) == "13912345678"
+
+
+@pytest.mark.postgres_only
+def test_an_inbox_id_beyond_the_column_range_is_not_found_and_a_nul_in_the_phone_is_bad_input(client, world):
+    huge = client.post("/api/v1/me/notifications/99999999999999999999/read", headers=world.headers("resident_a1"))
+    nul = client.patch(f"/api/v1/households/{world['a1']}", json={"phone": "138\u00001234"},
+                       headers=world.headers("staff_a2"))
+
+    assert huge.status_code == 404 and error_code(huge) == "not_found"
+    assert nul.status_code == 400
