@@ -25,7 +25,8 @@ def send(limit: int | None) -> None:
     except ProviderNotConfigured as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    click.echo(f"sent {report['sent']}, retrying {report['retrying']}, failed {report['failed']}")
+    click.echo(f"sent {report['sent']}, retrying {report['retrying']}, failed {report['failed']}, "
+               f"skipped {report['skipped']}")
 
 
 @notifications_group.command("scan")

@@ -14,6 +14,10 @@ that locked it:
   the next run sends it again **with the same idempotency key** (at-least-once; the gateway
   dedupes by the key — the payload's ``idempotency_key`` and the ``Idempotency-Key`` header).
 
+The household is read again at send time: a household that opted out (or whose phone was removed)
+since the message was written is not sent to — the message is closed as ``failed`` with
+``last_error`` ``opted_out`` / ``no_phone`` — and a changed number is used.
+
 A run claims messages in id order, each at most once (a message that fails waits for its next
 attempt, even with no backoff). Providers (``POINTSBANK_SMS_PROVIDER``): ``log`` (default: one
 app-log line, the phone masked) and ``webhook`` (JSON POST to ``POINTSBANK_SMS_WEBHOOK_URL``).
@@ -35,6 +39,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from pointsbank import clock
+from pointsbank.community.models import Household
 from pointsbank.database import lock_for_update, unit_of_work
 from pointsbank.extensions import db
 from pointsbank.notify.models import Notification
@@ -102,9 +107,11 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    #: not sent: the household opted out or has no phone any more
+    skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"sent": self.sent, "retrying": self.retrying, "failed": self.failed}
+        return {"sent": self.sent, "retrying": self.retrying, "failed": self.failed, "skipped": self.skipped}
 
 
 def _claim(now: datetime, after_id: int) -> Notification | None:
@@ -131,6 +138,13 @@ def send_one(now: datetime, after_id: int, send: Callable[[dict[str, Any]], None
     row = _claim(now, after_id)
     if row is None:
         return None
+    phone, opted_out = db.session.execute(sa.select(Household.phone, Household.sms_opt_out).where(
+        Household.id == row.household_id)).one()
+    if opted_out or not phone:
+        row.status, row.last_error = "failed", "opted_out" if opted_out else "no_phone"
+        db.session.flush()
+        return row.id, "skipped"
+    row.recipient_phone = phone
     row.attempts += 1
     try:
         send(payload(row))
@@ -154,7 +168,7 @@ def send_due(now: datetime | None = None, limit: int | None = None) -> dict[str,
     moment = now or clock.now()
     send = provider()
     report, last_id = SendReport(), 0
-    while limit is None or report.sent + report.retrying + report.failed < limit:
+    while limit is None or report.sent + report.retrying + report.failed + report.skipped < limit:
         done = unit_of_work(send_one)(moment, last_id, send)
         if done is None:
             break

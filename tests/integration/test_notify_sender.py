@@ -114,11 +114,11 @@ def test_a_message_answered_500_twice_arrives_three_times_with_one_key_and_is_ma
     third = sender.send_due(now + timedelta(seconds=90))
     later = [sender.send_due(now + timedelta(days=d)) for d in (1, 2)]
 
-    assert first == {"sent": 2, "retrying": 1, "failed": 0}
-    assert too_early == still_early == {"sent": 0, "retrying": 0, "failed": 0}
-    assert second == {"sent": 0, "retrying": 1, "failed": 0}
-    assert third == {"sent": 1, "retrying": 0, "failed": 0}
-    assert later == [{"sent": 0, "retrying": 0, "failed": 0}] * 2
+    assert first == {"sent": 2, "retrying": 1, "failed": 0, "skipped": 0}
+    assert too_early == still_early == {"sent": 0, "retrying": 0, "failed": 0, "skipped": 0}
+    assert second == {"sent": 0, "retrying": 1, "failed": 0, "skipped": 0}
+    assert third == {"sent": 1, "retrying": 0, "failed": 0, "skipped": 0}
+    assert later == [{"sent": 0, "retrying": 0, "failed": 0, "skipped": 0}] * 2
     assert receiver.keys() == {keys[0]: 3, keys[1]: 1, keys[2]: 1}
     retried = [a for a in receiver.arrivals if a["idempotency_key"] == keys[0]]
     assert {a["header_key"] for a in retried} == {keys[0]} and len({a["notification_id"] for a in retried}) == 1
@@ -151,9 +151,26 @@ def test_a_gateway_that_does_not_answer_counts_as_a_failed_attempt(app, world, d
 
     report = sender.send_due(clock.now())
 
-    assert report == {"sent": 0, "retrying": 1, "failed": 0}
+    assert report == {"sent": 0, "retrying": 1, "failed": 0, "skipped": 0}
     row = _rows(db)[key]
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, clock.now() + timedelta(seconds=60))
+
+
+def test_the_sender_reads_the_household_again_an_opt_out_since_is_not_sent_and_a_new_number_is_used(app, world, db,
+                                                                                                  receiver):
+    keys = _messages(app, world, db, count=2)  # for a1 and a2
+    db.session.get(Household, world["a1"]).sms_opt_out = True
+    db.session.get(Household, world["a2"]).phone = "13900000002"
+    db.session.commit()
+    _webhook(app, receiver)
+
+    report = sender.send_due(clock.now())
+
+    assert report == {"sent": 1, "retrying": 0, "failed": 0, "skipped": 1}
+    assert [(a["idempotency_key"], a["to"]) for a in receiver.arrivals] == [(keys[1], "13900000002")]
+    rows = _rows(db)
+    assert (rows[keys[0]].status, rows[keys[0]].last_error, rows[keys[0]].attempts) == ("failed", "opted_out", 0)
+    assert sender.send_due(clock.now() + timedelta(days=1))["skipped"] == 0
 
 
 def test_the_log_provider_writes_the_message_with_the_phone_masked(app, world, db, caplog, monkeypatch):
@@ -162,7 +179,7 @@ def test_the_log_provider_writes_the_message_with_the_phone_masked(app, world, d
     monkeypatch.setattr(sender.log, "disabled", False)
     caplog.set_level("INFO", logger="pointsbank.notify.sender")
 
-    assert sender.send_due(clock.now()) == {"sent": 1, "retrying": 0, "failed": 0}
+    assert sender.send_due(clock.now()) == {"sent": 1, "retrying": 0, "failed": 0, "skipped": 0}
 
     (line,) = [r.getMessage() for r in caplog.records if r.name == "pointsbank.notify.sender"]
     assert "138****0001" in line and "13800000001" not in line and key in line
@@ -240,7 +257,7 @@ def test_a_sender_killed_between_send_and_mark_leaves_the_message_pending_and_th
     again = subprocess.run(_send_command(), env=_env(app, receiver), capture_output=True, text=True, timeout=120)
 
     assert rerun.returncode == 0, rerun.stderr
-    assert "sent 1, retrying 0, failed 0" in rerun.stdout and "sent 0, retrying 0, failed 0" in again.stdout
+    assert "sent 1, retrying 0, failed 0, skipped 0" in rerun.stdout and "sent 0, retrying 0, failed 0, skipped 0" in again.stdout
     assert receiver.keys() == {key: 2}
     assert [a["header_key"] for a in receiver.arrivals] == [key, key]
     assert len({a["notification_id"] for a in receiver.arrivals}) == 1
