@@ -131,6 +131,26 @@ def test_an_adjustment_and_an_upheld_objection_reversal_are_told(client, world, 
         ("points_reversed", 35, f"reversal:{posted['id']}:inbox")]
 
 
+def test_imported_records_are_told_one_message_each_and_a_pending_row_none(client, world, db):
+    import io
+
+    publish(client, world)
+    _set_phone(client, world, household="a2")
+    csv = (b"household_number,rule_code,occurred_on\nA-001,good_deed,2026-05-01\nA-002,litter,2026-05-02\n"
+           b"A-001,model_family,2026-05-03\n")
+    response = client.post(f"/api/v1/communities/{world['alpha']}/records/import",
+                           data={"file": (io.BytesIO(csv), "records.csv"), "post": "true"},
+                           headers=world.headers("staff_a2"), content_type="multipart/form-data")
+
+    assert response.status_code == 200, response.get_json()
+    assert (response.get_json()["posted"], response.get_json()["pending"]) == (2, 1)
+    rows = _messages(db)
+    assert sorted((r.household_id, r.channel, r.template, r.params["points"]) for r in rows) == sorted([
+        (world["a1"], "inbox", "points_awarded", 35), (world["a2"], "inbox", "points_deducted", -20),
+        (world["a2"], "sms", "points_deducted", -20)])
+    assert {r.params["deadline"] for r in rows} == {"2026-05-22 10:00"}
+
+
 def test_card_blocked_enqueues_in_the_callers_transaction(app, world, db):
     _phone_on_file(db, world["a1"])
 
