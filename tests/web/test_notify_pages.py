@@ -12,7 +12,7 @@ from pointsbank.notify import services as notify
 from pointsbank.notify.models import Notification
 from pointsbank.database import unit_of_work
 from tests.api.test_notifications import MASKED, PHONE, assert_masked
-from tests.web.helpers import csrf_token, login, post_form, record, text
+from tests.web.helpers import login, post_form, record, text
 
 
 def _phone_on_file(db, world, phone=PHONE):
