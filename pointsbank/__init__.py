@@ -71,6 +71,7 @@ def _import_models() -> None:
     from pointsbank.cards import models as _cards  # noqa: F401
     from pointsbank.community import models as _community  # noqa: F401
     from pointsbank.ledger import models as _ledger  # noqa: F401
+    from pointsbank.notify import models as _notify  # noqa: F401
     from pointsbank.offline import models as _offline  # noqa: F401
     from pointsbank.redeem import models as _redeem  # noqa: F401
     from pointsbank.regions import models as _regions  # noqa: F401
@@ -93,7 +94,7 @@ def _locale() -> str:
 
 #: API blueprints (flask-smorest, under /api/v1), then plain Flask blueprints (pages, health)
 API_MODULES = ("auth.api", "community.api", "ledger.api", "audit.api", "rules.api", "redeem.api", "reports.api",
-               "shelf.api", "offline.api", "regions.api", "cards.api")
+               "shelf.api", "offline.api", "regions.api", "cards.api", "notify.api")
 PAGE_MODULES = ("health", "web.views")
 
 

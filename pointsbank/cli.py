@@ -138,7 +138,7 @@ def ledger_verify(community_code: str | None) -> None:
 
 #: modules whose ``commands`` (a list of click commands) join the ``pointsbank`` group
 COMMAND_MODULES = ("pointsbank.rules.cli", "pointsbank.redeem.cli", "pointsbank.reports.cli", "pointsbank.jobs",
-                   "pointsbank.shelf.cli")
+                   "pointsbank.shelf.cli", "pointsbank.notify.cli")
 
 
 def register(app: Flask) -> None:

@@ -47,6 +47,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "REPLICA_MAX_LAG_SECONDS": (5, "a replica further behind than this is skipped, and a login that wrote within it "
                                    "reads from the primary (its own writes)"),
     "REPLICA_CHECK_SECONDS": (1.0, "how long a process trusts its last look at the replica's lag"),
+    "SMS_PROVIDER": ("log", "how SMS notifications leave: `log` (the app log, phone masked) or `webhook` "
+                            "(a JSON POST to `POINTSBANK_SMS_WEBHOOK_URL`; 2xx = sent)"),
+    "SMS_WEBHOOK_URL": (None, "the SMS gateway's URL for `POINTSBANK_SMS_PROVIDER=webhook`; it must dedupe by "
+                              "`idempotency_key` (a message can arrive twice after a crash: at-least-once)"),
+    "SMS_WEBHOOK_TIMEOUT_SECONDS": (10, "how long the sender waits for the gateway before counting a failed attempt"),
+    "NOTIFY_MAX_ATTEMPTS": (5, "send attempts of an SMS before it is marked `failed`"),
+    "NOTIFY_RETRY_SECONDS": (60, "the first retry's delay; each further attempt waits twice as long"),
+    "NOTIFY_EXPIRY_WINDOW_HOURS": (6, "vouchers and reservations expiring within this many hours are told about, once"),
+    "NOTIFY_EVERY_SECONDS": (60, "how often the scheduler scans for expiring items and sends due SMS"),
 }
 
 

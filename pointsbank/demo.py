@@ -53,7 +53,8 @@ def seed() -> list[tuple[str, str, str]]:
                                          base_points=100, point_value_fen=100, voucher_ttl_hours=24,
                                          timezone="Asia/Shanghai")
     households = [community.create_household(None, village.id, number=n, head_name=h, grid=g, members=m,
-                                             address=f"清风村{g}{i + 1}号")
+                                             address=f"清风村{g}{i + 1}号",
+                                             phone=f"1390000{i + 1:04d}" if i % 2 == 0 else None)  # SMS: the log
                   for i, (n, h, g, m) in enumerate(HOUSEHOLDS)]
     shops = []
     for name in ("爱心超市（村委会）", "清风便民店"):

@@ -47,6 +47,7 @@ from pointsbank.community.models import Community
 from pointsbank.database import dialect_name, execute, lock_for_update
 from pointsbank.errors import DomainError, NotFound
 from pointsbank.extensions import db
+from pointsbank.notify import services as notify
 from pointsbank.redeem import card_receipts, keys, redemptions
 from pointsbank.redeem.services import PointsNotPositive, ShopInactive, receipt_view
 from pointsbank.shelf import redemption as basket_redemption
@@ -148,7 +149,7 @@ def locked_card(actor: User, card: str, pin: str) -> tuple[Any, Any]:
         throttle.hit(PIN_SCOPE_SHOP, str(shop.id))
         _attempt(actor, row, shop.id, "wrong_pin", wrong_pins=wrong, blocked=blocked_at is not None)
         if blocked_at is not None:
-            # notify: card_blocked(community_id, household_id, card_id)
+            notify.card_blocked(row.community_id, row.household_id, row.id)  # told in the block's transaction
             raise _keep(CardBlocked(details={"attempts_left": 0}))
         left = MAX_WRONG_PINS - wrong
         raise _keep(WrongPin(attempts_left=left, details={"attempts_left": left}))

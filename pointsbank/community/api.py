@@ -6,7 +6,7 @@ from pointsbank.auth.current import current_user
 from pointsbank.community import freeze, proxies, services
 from pointsbank.community.schemas import (CommunityCreateSchema, CommunitySchema, CommunitySettingsSchema,
                                           FreezeSchema, GridSchema, HouseholdCreateSchema, HouseholdPageSchema,
-                                          HouseholdQueryArgsSchema, HouseholdSchema, ProxyCreateSchema, ProxySchema,
+                                          HouseholdQueryArgsSchema, HouseholdSchema, HouseholdUpdateSchema, ProxyCreateSchema, ProxySchema,
                                           RegionSchema)
 from pointsbank.database import read_only, unit_of_work
 from pointsbank.replicas import replica_read
@@ -116,6 +116,16 @@ class HouseholdById(MethodView):
     def get(self, household_id):
         """A household with balance, base and redeemable points."""
         return services.household_view(current_user(), household_id)
+
+    @policy.allow("admin", "staff")
+    @unit_of_work
+    @blp.arguments(HouseholdUpdateSchema)
+    @blp.response(200, HouseholdSchema)
+    @errors(NOT_FOUND_HOUSEHOLD)
+    def patch(self, data, household_id):
+        """Correct the head's name or the address, set the phone for SMS notifications (shown masked
+        from then on) or the household's SMS opt-out."""
+        return services.update_household(current_user(), household_id, **data)
 
 
 @blp.route("/households/<int:household_id>/freeze")

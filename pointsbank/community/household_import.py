@@ -1,7 +1,8 @@
 """Importing the household register from CSV or XLSX.
 
-Columns ``number, head_name, grid, address, members`` (or ``户号, 户主, 网格, 地址, 成员``);
-members are separated by 、 , ; or spaces. Every row is checked first; a number already
+Columns ``number, head_name, grid, address, members, phone`` (or ``户号, 户主, 网格, 地址, 成员,
+电话``); members are separated by 、 , ; or spaces; the phone (optional) is 5 to 15 digits, and the
+import report never repeats it. Every row is checked first; a number already
 registered is skipped (``already_exists``), so importing the same register twice creates
 nothing new; unless ``dry_run``, the valid rows become households, each with its ledger
 account opened at the community's base points, in one unit of work with one audit row.
@@ -21,6 +22,7 @@ from pointsbank.auth.models import User
 from pointsbank.community.models import Grid, Household, Resident
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.notify import phones
 from pointsbank.rules import tabular
 from pointsbank.rules.import_checks import CHUNK, Progress, Report
 from pointsbank.rules.importer import community_for_import
@@ -44,6 +46,11 @@ def _check(report: Report, row: tabular.Row, first_lines: dict[str, int],
         report.fail(row.line, "too_long", column="members", max=100)
     if len(members) > MAX_MEMBERS:
         report.fail(row.line, "too_many_members", max=MAX_MEMBERS)
+    try:
+        phone = phones.normalised(tabular.text(row.cells.get("phone")))
+    except phones.BadPhone:
+        phone = None
+        report.fail(row.line, "bad_phone")
     number = values["number"]
     if number is not None and number in first_lines:
         report.fail(row.line, "duplicate_number", number=number, first=first_lines[number])
@@ -54,7 +61,7 @@ def _check(report: Report, row: tabular.Row, first_lines: dict[str, int],
     if number in existing:
         report.fail(row.line, "already_exists", number=number)
         return None
-    return values | {"members": members}
+    return values | {"members": members, "phone": phone}
 
 
 def import_households(actor: User | None, community_id: int, data: bytes, filename: str | None = None, *,
@@ -95,7 +102,8 @@ def _create(community, actor: User | None, valid: list[dict[str, Any]], progress
     for start in range(0, len(valid), CHUNK):
         chunk = valid[start:start + CHUNK]
         households = [Household(community_id=community.id, number=v["number"], head_name=v["head_name"],
-                                address=v["address"], grid_id=grids.get(v["grid"]), created_at=now) for v in chunk]
+                                address=v["address"], grid_id=grids.get(v["grid"]), phone=v["phone"],
+                                created_at=now) for v in chunk]
         db.session.add_all(households)
         db.session.flush()
         db.session.add_all([Resident(community_id=community.id, household_id=h.id, name=name, created_at=now)

@@ -109,6 +109,10 @@ class Household(db.Model):
     frozen_reason: Mapped[str | None] = mapped_column(sa.String(16))
     frozen_note: Mapped[str | None] = mapped_column(sa.String(255))
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: digits only (checked by the schemas); shown masked everywhere (``pointsbank.notify.phones.masked``)
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    #: no SMS for this household (its inbox still fills): set by staff or by the resident on /home
+    sms_opt_out: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     community: Mapped[Community] = relationship(lazy="joined", innerjoin=True)
     grid: Mapped[Grid | None] = relationship(lazy="joined")

@@ -3,6 +3,7 @@ from marshmallow import validate
 
 from pointsbank.offline.schemas import OfflineSettingsSchema
 from pointsbank.shelf.schemas import ShelfSettingsSchema
+from pointsbank.notify import phones
 from pointsbank.pagination import CursorArgsSchema, page_schema
 
 CODE = [validate.Length(min=1, max=32),
@@ -111,6 +112,19 @@ class CommunitySchema(CommunitySettingsSchema):
     created_at = ma.fields.AwareDateTime()
 
 
+def _phone(value: str | None) -> bool:
+    try:
+        phones.normalised(value)
+    except phones.BadPhone:
+        raise ma.ValidationError("5 to 15 digits (spaces and dashes are ignored)")
+    return True
+
+
+PHONE = ma.fields.String(allow_none=True, validate=[validate.Length(max=30), _phone], metadata={
+    "description": "for SMS notifications; digits (spaces and dashes ignored); shown masked (138****5678) "
+                   "everywhere; null or empty: no phone"})
+
+
 class HouseholdCreateSchema(ma.Schema):
     number = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
     head_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -118,6 +132,15 @@ class HouseholdCreateSchema(ma.Schema):
     grid = ma.fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "grid name; created if new"})
     members = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50),
                              metadata={"description": "names of the residents"})
+    phone = PHONE
+    sms_opt_out = ma.fields.Boolean(load_default=False, metadata={"description": "no SMS for this household"})
+
+
+class HouseholdUpdateSchema(ma.Schema):
+    head_name = ma.fields.String(validate=validate.Length(min=1, max=100))
+    address = ma.fields.String(allow_none=True, validate=validate.Length(max=255))
+    phone = PHONE
+    sms_opt_out = ma.fields.Boolean(metadata={"description": "no SMS for this household (its inbox still fills)"})
 
 
 class ResidentSchema(ma.Schema):
@@ -168,6 +191,8 @@ class HouseholdSchema(ma.Schema):
     redeemable = ma.fields.Integer(metadata={"description": "max(0, balance - base_points): what vouchers may draw"})
     frozen = ma.fields.Nested(FrozenSchema, allow_none=True,
                               metadata={"description": "null, or why the household is frozen (nothing moves)"})
+    phone = ma.fields.String(allow_none=True, metadata={"description": "masked, e.g. 138****5678; never in full"})
+    sms_opt_out = ma.fields.Boolean()
 
 
 class HouseholdQueryArgsSchema(CursorArgsSchema):

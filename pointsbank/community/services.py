@@ -21,6 +21,7 @@ from pointsbank.database import insert_or_conflict, execute
 from pointsbank.errors import Conflict, NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.notify.phones import masked, normalised
 from pointsbank.pagination import keyset_page
 
 COMMUNITY_SETTINGS = ("name", "base_points", "point_value_fen", "voucher_ttl_hours", "timezone", "notice_days",
@@ -139,7 +140,8 @@ def list_grids(actor: User, community_id: int) -> list[Grid]:
 
 
 def create_household(actor: User | None, community_id: int, *, number: str, head_name: str,
-                     address: str | None = None, grid: str | None = None, members: list[str] | None = None) -> dict[str, Any]:
+                     address: str | None = None, grid: str | None = None, members: list[str] | None = None,
+                     phone: str | None = None, sms_opt_out: bool = False) -> dict[str, Any]:
     if actor is not None:
         community = policy.community_for(actor, community_id, "admin", "staff")
     else:
@@ -151,7 +153,8 @@ def create_household(actor: User | None, community_id: int, *, number: str, head
                                                        Household.number == number)) is not None:
         raise HouseholdNumberTaken(number=number)
     household = Household(community_id=community_id, number=number, head_name=head_name.strip(), address=address,
-                          grid_id=grid_named(community_id, grid.strip()).id if grid else None)
+                          grid_id=grid_named(community_id, grid.strip()).id if grid else None,
+                          phone=normalised(phone), sms_opt_out=bool(sms_opt_out))
     insert_or_conflict(household, HouseholdNumberTaken(number=number))
     for name in members or []:
         db.session.add(Resident(community_id=community_id, household_id=household.id, name=name.strip()))
@@ -159,6 +162,37 @@ def create_household(actor: User | None, community_id: int, *, number: str, head
     audit.record(actor, "household.create", community_id=community_id, target=household, data={"number": number})
     db.session.flush()
     return view_of(household, community.base_points, community.base_points)
+
+
+HOUSEHOLD_EDITS = ("head_name", "address", "phone", "sms_opt_out")
+
+
+def update_household(actor: User, household_id: int, **changes: Any) -> dict[str, Any]:
+    """Staff correct a household's head, address, phone or SMS opt-out; audited, the phone masked."""
+    household = policy.household_for(actor, household_id, "admin", "staff")
+    changes = {k: v for k, v in changes.items() if k in HOUSEHOLD_EDITS}
+    if "phone" in changes:
+        changes["phone"] = normalised(changes["phone"])
+    if changes.get("head_name") is not None:
+        changes["head_name"] = changes["head_name"].strip()
+    elif "head_name" in changes:
+        changes.pop("head_name")
+    if "sms_opt_out" in changes and changes["sms_opt_out"] is None:
+        changes.pop("sms_opt_out")
+
+    def shown(key: str, value: Any) -> Any:
+        return masked(value) if key == "phone" else value
+
+    changes = {k: v for k, v in changes.items() if getattr(household, k) != v}
+    if not changes:
+        return household_view(actor, household.id)
+    before = {k: shown(k, getattr(household, k)) for k in changes}
+    for key, value in changes.items():
+        setattr(household, key, value)
+    db.session.flush()
+    audit.record(actor, "household.update", community_id=household.community_id, target=household,
+                 data={"before": before, "after": {k: shown(k, getattr(household, k)) for k in changes}})
+    return household_view(actor, household.id)
 
 
 def view_of(household: Household, balance: int, base_points: int) -> dict[str, Any]:
@@ -176,6 +210,7 @@ def household_dict(household: Any, *, grid: str | None, residents: Any, balance:
         "residents": residents, "balance": balance, "base_points": base_points,
         "redeemable": max(0, balance - base_points),
         "frozen": frozen_view(household.frozen_reason, household.frozen_note, household.frozen_at),
+        "phone": masked(household.phone), "sms_opt_out": bool(household.sms_opt_out),
     }
 
 
@@ -205,7 +240,8 @@ def _household_view_statement() -> sa.Select:
     return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
                       households.c.head_name, households.c.address, communities.c.base_points,
                       grids.c.name.label("grid"), accounts.c.balance, households.c.frozen_reason,
-                      households.c.frozen_note, households.c.frozen_at)
+                      households.c.frozen_note, households.c.frozen_at, households.c.phone,
+                      households.c.sms_opt_out)
             .select_from(households.join(communities, communities.c.id == households.c.community_id)
                          .outerjoin(grids, grids.c.id == households.c.grid_id)
                          .outerjoin(accounts, accounts.c.household_id == households.c.id))

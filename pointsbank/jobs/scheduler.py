@@ -6,6 +6,8 @@
 * A tick every ``tick_seconds`` (and once at start) runs the catch-up pass: any job whose
   period has closed without a completed run, so a server that was down at quarter end, or a
   community that was added since, catches up. The tick also adds triggers for new time zones.
+* The notifications pass every ``NOTIFY_EVERY_SECONDS`` (``pointsbank.notify.jobs.run``: vouchers and
+  reservations about to expire enqueued once each, then the due SMS sent with retries).
 * The voucher-expiry sweep every 5 minutes (``pointsbank.redeem.jobs.expire_vouchers``, then the
   shelf's ``pointsbank.shelf.jobs.expire_reservations``) and
   the pruning of old throttle rows daily at 03:30 (``POINTSBANK_TIMEZONE``).
@@ -52,6 +54,13 @@ def sweep_reservations(now: datetime) -> int:
     from pointsbank.shelf.jobs import expire_reservations
 
     return expire_reservations(now=now)
+
+
+def notify_pass(now: datetime) -> dict[str, Any]:
+    """Expiring items told, due SMS sent (``pointsbank.notify.jobs``)."""
+    from pointsbank.notify.jobs import run
+
+    return run(now)
 
 
 def prune_throttle() -> int:
@@ -104,6 +113,9 @@ class RoundScheduler:
         self._in_context(lambda: log.info("voucher sweep: %s expired", sweep_vouchers(self.now())))
         self._in_context(lambda: log.info("reservation sweep: %s expired", sweep_reservations(self.now())))
 
+    def notify(self) -> None:
+        self._in_context(lambda: log.info("notifications: %s", notify_pass(self.now())))
+
     def prune(self) -> None:
         self._in_context(lambda: log.info("throttle prune: %s rows", prune_throttle()))
 
@@ -115,6 +127,7 @@ class RoundScheduler:
         """Everything that is due now, once (``pointsbank scheduler --once``)."""
         results = self.run_pending()
         self.sweep()
+        self.notify()
         return results
 
     # --- triggers -------------------------------------------------------------------------
@@ -149,6 +162,8 @@ class RoundScheduler:
                                replace_existing=True)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=VOUCHER_SWEEP_MINUTES), id="voucher_expiry",
                                replace_existing=True)
+        self.scheduler.add_job(self.notify, IntervalTrigger(seconds=int(self.app.config["NOTIFY_EVERY_SECONDS"])),
+                               id="notifications", replace_existing=True)
         self.scheduler.add_job(self.prune, CronTrigger(timezone=self.app.config["TIMEZONE"], **PRUNE_AT),
                                id="throttle_prune", replace_existing=True)
         self._in_context(self.refresh_zones)

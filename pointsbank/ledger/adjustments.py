@@ -18,6 +18,7 @@ from pointsbank.errors import Conflict, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Adjustment
+from pointsbank.notify import services as notify
 from pointsbank.database import lock_for_update
 
 
@@ -111,3 +112,5 @@ def _post(actor: User, adjustment: Adjustment) -> None:
     adjustment.transaction_id = posted.transaction_id
     adjustment.decided_at = clock.now()
     db.session.flush()
+    notify.adjustment_posted(adjustment.community_id, adjustment.household_id, adjustment.id, adjustment.points,
+                             adjustment.reason)

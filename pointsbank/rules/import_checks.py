@@ -62,6 +62,7 @@ ROW_MESSAGES = {
     "duplicate_number": _l("Household number %(number)s appears again (first on line %(first)s)."),
     "already_exists": _l("Household number %(number)s is already registered; skipped."),
     "too_many_members": _l("At most %(max)s members per household."),
+    "bad_phone": _l("The phone number must be 5 to 15 digits."),
     "household_frozen": _l("Household %(number)s is frozen: no points are recorded for it until it is unfrozen."),
 }
 SKIPS = ("already_imported", "already_exists")

@@ -28,6 +28,7 @@ from pointsbank.errors import BadRequest, NotFound
 from pointsbank.database import next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.notify import services as notify
 from pointsbank.rules import reasons as reason_text, tabular
 from pointsbank.rules.engine import period_key
 from pointsbank.rules.errors import ImportConflict
@@ -127,6 +128,8 @@ def _write(community: Community, actor: User, scored: list[Candidate], accounts:
             transaction_ids[index] = posted.transaction_id
         if progress:
             progress("post", min(start + POST_CHUNK, len(entries)), len(entries))
+    notify.records_posted(community.id, [(scored[i].household_id, ids[i], scored[i].decision.points,
+                                          scored[i].rule.name_zh) for i in posted_rows], now)  # same transaction
 
     def rows():
         keys_on: dict[date, tuple[str, str, str]] = {}

@@ -27,6 +27,7 @@ from pointsbank.community.models import Community
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.notify import services as notify
 from pointsbank.pagination import keyset_page
 from pointsbank.rules import services as books
 from pointsbank.rules.approvals import locked_record
@@ -91,6 +92,7 @@ def resolve(actor: User, objection_id: int, *, outcome: str, note: str | None = 
         reversal = ledger.reverse(record.transaction_id, community_id=record.community_id, actor_id=actor.id,
                                   memo=f"异议成立，撤销：{name}"[:255], reference=("record", record.id))
         record.reversal_transaction_id = reversal.transaction_id
+        notify.record_reversed(record.community_id, record.household_id, record.id, record.points, name)
     record.status = outcome
     objection.status, objection.resolved_by_id = outcome, actor.id
     objection.resolution_note, objection.resolved_at = note, clock.now()

@@ -38,6 +38,7 @@ from pointsbank.errors import NotFound
 from pointsbank.database import execute, next_ids
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
+from pointsbank.notify import services as notify
 from pointsbank.rules import reasons as reason_text, services as books
 from pointsbank.rules.engine import Decision, Reason, Usage, evaluate, period_key
 from pointsbank.rules.errors import (ClaimNeedsEvidence, EvidenceNotFound, GroupEmpty, RecordInFuture, RecordRefused,
@@ -322,4 +323,5 @@ def _move_points(community_id: int, household_id: int, record_id: int, points: i
                          [(issuance, -points), (account_id, points)], actor_id=actor_id,
                          reference=("record", record_id), memo=memo[:255],
                          locked={account.id: account} if account is not None else None)
+    notify.record_posted(community_id, household_id, record_id, points, memo, posted.created_at)  # same transaction
     return posted.transaction_id

@@ -24,7 +24,7 @@ from pointsbank.rules.errors import ImportColumnsMissing, ImportUnreadable
 RECORD_COLUMNS = {"household_number": ("户号",), "rule_code": ("规则代码", "规则"), "occurred_on": ("日期",),
                   "quantity": ("数量",), "resident": ("居民",), "note": ("备注",)}
 HOUSEHOLD_COLUMNS = {"number": ("户号",), "head_name": ("户主",), "grid": ("网格",), "address": ("地址",),
-                     "members": ("成员",)}
+                     "members": ("成员",), "phone": ("电话", "手机")}
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 
 

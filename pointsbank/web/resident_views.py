@@ -11,6 +11,10 @@ A resident who is a **proxy** (代办人) for other households picks the one it 
 the services check the grant (``policy.is_proxy_for``) and audit each use with both names.
 ``/home/passbook`` is the printable passbook of the household shown.
 
+The start page also shows the resident's own inbox (unread count, the latest messages, mark
+read) and the household's SMS choice (``pointsbank.web.resident_inbox``); a proxy acting for
+another household sees neither for it.
+
 The voucher page polls ``/home/vouchers/<id>/status`` (``static/js/voucher.js``) and reloads
 when the shop has redeemed it, so the resident sees "Used" with the receipt; without
 JavaScript a reload does the same.
@@ -35,6 +39,7 @@ from pointsbank.community.models import Community
 from pointsbank.database import unit_of_work
 from pointsbank.errors import DomainError, NotFound
 from pointsbank.ledger import history
+from pointsbank.notify import services as notify
 from pointsbank.redeem import vouchers
 from pointsbank.regions.stars import stars_view
 from pointsbank.reports import passbook as passbooks, resets
@@ -47,6 +52,8 @@ bp = Blueprint("resident", __name__, url_prefix="/home")
 
 #: how many postings the start page shows (the history page pages through all of them)
 RECENT = 8
+#: how many inbox messages the start page shows (``/home/notifications`` pages through all)
+INBOX_RECENT = 5
 #: seconds between two status checks of an open voucher on its page
 POLL_SECONDS = 3
 
@@ -94,9 +101,11 @@ def _render_home(actor: User, form: VoucherForm | None = None, status: int = 200
     postings = history.household_history(actor, household["id"], limit=RECENT)
     open_vouchers = vouchers.list_household_vouchers(actor, household["id"], status="issued", limit=10)["items"]
     form = form or VoucherForm()
+    acting_for = household["id"] != actor.household_id
     return render_template(
         "resident/home.html", active="home", household=household, form=form, open_vouchers=open_vouchers,
-        helped=proxies.helped_households(actor), acting_for=household["id"] != actor.household_id,
+        helped=proxies.helped_households(actor), acting_for=acting_for,
+        inbox=None if acting_for else notify.inbox(actor, limit=INBOX_RECENT), action_form=ActionForm(),
         notice=resets.upcoming_reset(community, household["id"]), reset_policy=community.points_reset,
         expire_years=community.points_expire_years,
         entries=explain(actor, community, postings["items"]), more_history=postings["next_cursor"] is not None,

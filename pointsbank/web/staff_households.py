@@ -1,4 +1,4 @@
-"""Staff pages for a household's freeze, its proxies and its passbook (routes on the staff
+"""Staff pages for a household's freeze, its proxies, its SMS contact and its passbook (routes on the staff
 blueprint, beside ``staff_views.household``): thin views over ``community.freeze``,
 ``community.proxies`` and ``reports.passbook``, with the API's refusals as flash messages."""
 
@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
-from pointsbank.community import freeze, proxies
+from pointsbank.community import freeze, proxies, services as community_services
 from pointsbank.community.models import FREEZE_REASONS
 from pointsbank.reports import passbook as passbooks
 from pointsbank.web.forms import ActionForm
@@ -34,10 +34,43 @@ class ProxyForm(FlaskForm):
                            render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
 
 
-def household_forms() -> dict[str, Any]:
-    """What the staff household page needs for the freeze and proxy sections."""
+class ContactForm(FlaskForm):
+    """The household's phone for SMS notifications (never shown in full: the field starts empty and
+    an empty field keeps the number on file) and its opt-out."""
+
+    phone = StringField(_l("New phone number"), validators=[Optional(), Length(max=30)],
+                        render_kw={"inputmode": "tel", "autocomplete": "off"})
+    remove_phone = BooleanField(_l("Remove the phone number"))
+    sms_opt_out = BooleanField(_l("No SMS for this household"))
+
+
+def household_forms(household: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the staff household page needs for the freeze, proxy and contact sections."""
+    contact = ContactForm(formdata=None)
+    contact.sms_opt_out.data = bool(household and household.get("sms_opt_out"))
     return {"freeze_form": FreezeForm(formdata=None), "proxy_form": ProxyForm(formdata=None),
-            "action_form": ActionForm()}
+            "contact_form": contact, "action_form": ActionForm()}
+
+
+@bp.post("/households/<int:household_id>/contact")
+@policy.allow("admin", "staff")
+def household_contact(household_id: int) -> Any:
+    from pointsbank.notify import phones
+
+    form = ContactForm()
+    if form.validate():
+        changes: dict[str, Any] = {"sms_opt_out": bool(form.sms_opt_out.data)}
+        if form.remove_phone.data:
+            changes["phone"] = None
+        elif (form.phone.data or "").strip():
+            try:
+                changes["phone"] = phones.normalised(form.phone.data)
+            except phones.BadPhone:
+                flash(_("The phone number must be 5 to 15 digits."), "error")
+                return _back(household_id)
+        attempt(community_services.update_household, current_user(), household_id, **changes,
+                success=_l("The contact for notifications is saved."))
+    return _back(household_id)
 
 
 def _back(household_id: int) -> Any:

@@ -72,4 +72,5 @@ def household(household_id: int) -> str:
                            records=records["items"], rule_names=rule_names(rule_book(actor, community)),
                            stars=stars_view(view["community_id"], view["id"]),
                            proxies=proxies.list_proxies(actor, household_id) if actor.role in ("admin", "staff")
-                           else [], **staff_households.household_forms(), **staff_cards.card_context(actor, view_ref))
+                           else [], **staff_households.household_forms(view),
+                           **staff_cards.card_context(actor, view_ref))

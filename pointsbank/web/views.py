@@ -38,7 +38,7 @@ ROUTE_MODULES = {
                                        "pointsbank.web.staff_households", "pointsbank.web.staff_cards",
                                        "pointsbank.web.staff_offline"),
     "pointsbank.web.notice_views": ("pointsbank.web.region_board",),
-    "pointsbank.web.resident_views": ("pointsbank.web.resident_shelf",),
+    "pointsbank.web.resident_views": ("pointsbank.web.resident_shelf", "pointsbank.web.resident_inbox"),
     "pointsbank.web.cashier_views": ("pointsbank.web.cashier_shelf", "pointsbank.web.cashier_cards",
                                      "pointsbank.web.cashier_offline"),
 }

@@ -116,6 +116,9 @@ def test_five_wrong_pins_block_the_card_and_the_sixth_attempt_with_the_right_pin
     assert [e.data["outcome"] for e in _attempts(db)] == ["wrong_pin"] * 5 + ["blocked"]
     shown = client.get(f"/api/v1/households/{world['a1']}/card", headers=world.headers("staff_a2")).get_json()
     assert shown["status"] == "blocked" and shown["attempts_left"] == 0
+    # the household is told once, in its inbox, in the block's transaction (kept though the answer is 423)
+    told = client.get("/api/v1/me/notifications", headers=world.headers("resident_a1")).get_json()["items"]
+    assert [item["template"] for item in told].count("card_blocked") == 1
 
 
 def test_staff_unblock_a_blocked_card_and_the_right_pin_pays_again(client, world, db):

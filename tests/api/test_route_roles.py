@@ -119,6 +119,10 @@ ROUTES: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/double-spends/{missing}/settle"): only(400, "admin", "admin_t2", "staff_a", "staff_b"),
     # households: freeze and proxies are staff's; the passbook is the household's usual scope (and its proxies')
     ("POST", "/api/v1/households/{a1}/freeze"): only(400, "staff_a", "staff_b"),
+    # notifications: staff set a household's phone and opt-out; the inbox is the resident's own
+    ("PATCH", "/api/v1/households/{a1}"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
+    ("GET", "/api/v1/me/notifications"): only(200, "resident_a1"),
+    ("POST", "/api/v1/me/notifications/{missing}/read"): only(404, "resident_a1"),
     ("POST", "/api/v1/households/{a1}/unfreeze"): only(409, "staff_a", staff_b=404),
     ("GET", "/api/v1/households/{a1}/proxies"): only(200, "admin", "staff_a", admin_t2=404, staff_b=404),
     ("POST", "/api/v1/households/{a1}/proxies"): only(400, "staff_a", "staff_b"),
