@@ -75,6 +75,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo("Demo logins (username / password / role):")
     for username, password, role in logins:
         click.echo(f"  {username:12} {password:14} {role}")
+    click.echo(f"Household card: {demo_data.CARD_HOUSEHOLD}, PIN {demo_data.CARD_PIN} "
+               "(staff print it at /staff/cards; the cashier scans it at /shop)")
     if not no_serve:
         from werkzeug.serving import run_simple
 

@@ -30,6 +30,9 @@ LOGINS = [
     ("cashier", "cashier-demo-1", "cashier"),
 ]
 
+#: the demo's household card: 王桂兰 (QF-002) lives alone without a smartphone (README, the card walk-through)
+CARD_HOUSEHOLD, CARD_PIN = "QF-002", "246810"
+
 HOUSEHOLDS = [
     ("QF-001", "张建国", "一组", ["张建国", "李秀英", "张小明"]),
     ("QF-002", "王桂兰", "一组", ["王桂兰"]),
@@ -79,8 +82,19 @@ def seed() -> list[tuple[str, str, str]]:
     db.session.flush()
     _history(village.id, households)
     _shelf(shops[0].id)
+    _card(village.id)
     db.session.flush()
     return LOGINS
+
+
+def _card(community_id: int) -> None:
+    """A household card for QF-002, issued by the second staff member (print it at /staff/cards)."""
+    from pointsbank.cards import services as cards
+
+    issuer = db.session.scalar(sa.select(User).where(User.username == "staff2"))
+    household_id = db.session.scalar(sa.select(Household.id).where(Household.community_id == community_id,
+                                                                   Household.number == CARD_HOUSEHOLD))
+    cards.issue_card(issuer, household_id, pin=CARD_PIN)
 
 
 #: the village store's shelf: (zh, en, points, stock or None for unlimited, barcode, monthly limit)

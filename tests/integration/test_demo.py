@@ -45,3 +45,29 @@ def test_the_demo_store_has_a_stocked_shelf_that_the_demo_resident_can_browse(ap
     rice = next(item for item in items if item["name"]["en"] == "Rice 5 kg")
     assert (rice["stock"], rice["limit"], "eligible" in rice) == (10, {"period": "month", "count": 1}, True)
     assert verify_stock().ok
+
+
+def test_the_demo_household_card_pays_at_the_demo_store_with_its_printed_pin(app, client, db):
+    from pointsbank.cards.models import HouseholdCard
+    from pointsbank.community.models import Household
+
+    logins = {username: password for username, password, _ in demo.seed()}
+    db.session.commit()
+    household = db.session.scalar(sa.select(Household).where(Household.number == demo.CARD_HOUSEHOLD))
+    staff = client.post("/api/v1/auth/tokens", json={"username": "staff2", "password": logins["staff2"]}).json["token"]
+    # the credential is shown once, at issue; staff read the live card's print page, whose QR carries it
+    card = client.get(f"/api/v1/households/{household.id}/card", headers={"Authorization": f"Bearer {staff}"}).json
+    assert card["status"] == "live"
+    row = db.session.scalar(sa.select(HouseholdCard).where(HouseholdCard.household_id == household.id,
+                                                           HouseholdCard.revoked_at.is_(None)))
+    from pointsbank.cards import services as cards
+
+    token = cards.token_of(row)
+    cashier = client.post("/api/v1/auth/tokens", json={"username": "cashier", "password": logins["cashier"]}).json["token"]
+    before = client.get(f"/api/v1/households/{household.id}", headers={"Authorization": f"Bearer {staff}"}).json
+    paid = client.post("/api/v1/redemptions", json={"card": token, "pin": demo.CARD_PIN, "points": 5},
+                       headers={"Authorization": f"Bearer {cashier}"})
+    assert paid.status_code == 201, paid.json
+    after = client.get(f"/api/v1/households/{household.id}", headers={"Authorization": f"Bearer {staff}"}).json
+    assert after["balance"] == before["balance"] - 5
+    assert verify().ok
