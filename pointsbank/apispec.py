@@ -32,6 +32,15 @@ class Parser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
+    def errors(self, *pairs: tuple[int, str]):
+        """Document the refusals an operation may answer: ``@blp.errors((404, "`not_found`: …"), …)``,
+        each with the error body (:class:`ErrorSchema`)."""
+        def decorate(fn):
+            for status, description in reversed(pairs):
+                fn = self.alt_response(status, schema=ErrorSchema, description=description)(fn)
+            return fn
+        return decorate
+
 
 PUBLIC = {"security": []}  # @blp.doc(**PUBLIC) for routes that need no token
 

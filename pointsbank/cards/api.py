@@ -1,6 +1,6 @@
 from flask.views import MethodView
 
-from pointsbank.apispec import Blueprint, ErrorSchema
+from pointsbank.apispec import Blueprint
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.cards import services
@@ -11,13 +11,7 @@ blp = Blueprint("cards", __name__, url_prefix="/api/v1",
                 description="Household cards: a printed QR with a signed credential and a PIN, for the counter")
 
 
-def errors(*pairs: tuple[int, str]):
-    """Document the refusals an operation may answer."""
-    def decorate(fn):
-        for status, description in reversed(pairs):
-            fn = blp.alt_response(status, schema=ErrorSchema, description=description)(fn)
-        return fn
-    return decorate
+errors = blp.errors  # the refusals an operation may answer (apispec.Blueprint.errors)
 
 
 NOT_FOUND_HOUSEHOLD = (404, "`not_found`: no such household, or not one the caller may see; "

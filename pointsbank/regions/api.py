@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from pointsbank.apispec import Blueprint, ErrorSchema
+from pointsbank.apispec import Blueprint
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.database import unit_of_work
@@ -18,13 +18,7 @@ blp = Blueprint("regions", __name__, url_prefix="/api/v1",
                 description="The town and the county: region dashboards, fair scoring and spot checks")
 
 
-def errors(*pairs: tuple[int, str]):
-    """Document the refusals an operation may answer."""
-    def decorate(fn):
-        for status, description in reversed(pairs):
-            fn = blp.alt_response(status, schema=ErrorSchema, description=description)(fn)
-        return fn
-    return decorate
+errors = blp.errors  # the refusals an operation may answer (apispec.Blueprint.errors)
 
 
 OUT_OF_SCOPE = (404, "not_found: no such region, or not under the caller's region")

@@ -7,7 +7,7 @@ Every refusal answers the one error shape; each operation lists the ones it may 
 from flask import make_response, send_file
 from flask.views import MethodView
 
-from pointsbank.apispec import Blueprint, ErrorSchema
+from pointsbank.apispec import Blueprint
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.database import unit_of_work
@@ -29,13 +29,7 @@ blp = Blueprint("shelf_api", __name__, url_prefix="/api/v1",
 BINARY = {"type": "string", "format": "binary"}
 
 
-def errors(*pairs: tuple[int, str]):
-    """Document the refusals an operation may answer: ``errors((409, "out_of_stock: …"), …)``."""
-    def decorate(fn):
-        for status, description in reversed(pairs):
-            fn = blp.alt_response(status, schema=ErrorSchema, description=description)(fn)
-        return fn
-    return decorate
+errors = blp.errors  # the refusals an operation may answer (apispec.Blueprint.errors)
 
 
 NOT_FOUND_SHOP = (404, "`not_found`: no such shop, or not one of the caller's")
