@@ -163,5 +163,7 @@ def _teardown(_error: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(_after)
-    app.teardown_request(_teardown)
+    """The hooks, only where a replica is configured: a deployment without one pays nothing per request."""
+    if app.config.get("DATABASE_REPLICA_URL"):
+        app.after_request(_after)
+        app.teardown_request(_teardown)

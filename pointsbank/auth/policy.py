@@ -249,6 +249,9 @@ class HouseholdRef:
     frozen_reason: str | None
     frozen_note: str | None
     frozen_at: Any
+    #: what the notifications of an award need (``notify.enqueue``'s ``known``): no second read
+    phone: str | None = None
+    sms_opt_out: bool = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -257,7 +260,7 @@ def _household_ref_statement() -> sa.Select:
     return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, communities.c.timezone,
                       communities.c.notice_days, communities.c.base_points, communities.c.voucher_ttl_hours,
                       households.c.number, households.c.frozen_reason, households.c.frozen_note,
-                      households.c.frozen_at)
+                      households.c.frozen_at, households.c.phone, households.c.sms_opt_out)
             .join(communities, communities.c.id == households.c.community_id)
             .where(households.c.id == sa.bindparam("household_id")))
 

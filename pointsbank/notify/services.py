@@ -57,15 +57,22 @@ class Event:
     with_deadline: bool = False
 
 
-def enqueue(community_id: int, events: Iterable[Event], now: datetime | None = None) -> int:
-    """Write the events' messages in the caller's transaction; how many rows were offered."""
+#: what :func:`enqueue` reads of a household (a ``known`` row must carry all of it)
+HOUSEHOLD_FIELDS = ("id", "number", "phone", "sms_opt_out", "notice_days", "timezone")
+
+
+def enqueue(community_id: int, events: Iterable[Event], now: datetime | None = None,
+            known: Iterable[Any] = ()) -> int:
+    """Write the events' messages in the caller's transaction; how many rows were offered.
+    ``known``: household rows the caller has read already (each with :data:`HOUSEHOLD_FIELDS`,
+    e.g. ``policy.HouseholdRef``): they are not read again (an award's household)."""
     events = list(events)
     if not events:
         return 0
     moment = now or clock.now()
     rows: list[dict[str, Any]] = []
-    ids = sorted({e.household_id for e in events})
-    info: dict[int, Any] = {}
+    info: dict[int, Any] = {row.id: row for row in known if all(hasattr(row, f) for f in HOUSEHOLD_FIELDS)}
+    ids = sorted({e.household_id for e in events} - set(info))
     for start in range(0, len(ids), CHUNK):
         info.update({r.id: r for r in execute(_households_statement(), {"ids": ids[start:start + CHUNK]})})
     for event in events:
@@ -116,10 +123,13 @@ def record_event(household_id: int, record_id: int, points: int, rule: str) -> E
 
 
 def record_posted(community_id: int, household_id: int, record_id: int, points: int, rule: str,
-                  posted_at: datetime | None = None) -> None:
+                  posted_at: datetime | None = None, household: Any = None) -> None:
     """A record's points posted (award or deduction): the message carries the objection deadline
-    (posted + the community's ``notice_days``)."""
-    records_posted(community_id, [(household_id, record_id, points, rule)], posted_at)
+    (posted + the community's ``notice_days``). ``household``: the row the caller read (see
+    :func:`enqueue`'s ``known``)."""
+    if points:
+        enqueue(community_id, [record_event(household_id, record_id, points, rule)], posted_at,
+                known=(household,) if household is not None else ())
 
 
 def records_posted(community_id: int, records: list[tuple[int, int, int, str]],

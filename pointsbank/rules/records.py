@@ -268,7 +268,8 @@ def store_scored(actor: User, scored: Scored, *, occurred_on: date, quantity: in
     transaction_id = None
     if posted and decision.points:
         transaction_id = _move_points(scored.household.community_id, scored.household.id, record_id, decision.points,
-                                      actor.id, rule.name_zh, account_id=account_id, account=account)
+                                      actor.id, rule.name_zh, account_id=account_id, account=account,
+                                      household=scored.household)
     values = dict(
         id=record_id, community_id=scored.household.community_id, household_id=scored.household.id,
         resident_id=scored.resident_id, rulebook_version_id=scored.version.id, rule_code=rule.code,
@@ -311,7 +312,7 @@ def _post_points(record: BehaviourRecord, actor_id: int | None, memo: str, accou
 
 
 def _move_points(community_id: int, household_id: int, record_id: int, points: int, actor_id: int | None,
-                 memo: str, *, account_id: int | None = None, account: Any = None) -> int:
+                 memo: str, *, account_id: int | None = None, account: Any = None, household: Any = None) -> int:
     """A record's points through the ledger (``award`` or ``deduction`` from issuance); the
     transaction's id."""
     issuance = ledger.system_accounts(community_id)["issuance"]
@@ -323,5 +324,6 @@ def _move_points(community_id: int, household_id: int, record_id: int, points: i
                          [(issuance, -points), (account_id, points)], actor_id=actor_id,
                          reference=("record", record_id), memo=memo[:255],
                          locked={account.id: account} if account is not None else None)
-    notify.record_posted(community_id, household_id, record_id, points, memo, posted.created_at)  # same transaction
+    notify.record_posted(community_id, household_id, record_id, points, memo, posted.created_at,  # same transaction
+                         household=household)
     return posted.transaction_id
