@@ -156,10 +156,7 @@ def _after(response: Response) -> Response:
 
 def _teardown(_error: BaseException | None) -> None:
     g.pop("pb_wrote", None)
-    if g.pop("pb_replica", False):
-        g.pop("pb_read_only", None)
-        close_session(None)
-        db.session.close()
+    leave()  # the next use of the session (an app context that outlives the request) binds to the primary
 
 
 def init_app(app: Flask) -> None:
