@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import cli as migrate_cli
 
 from pointsbank.errors import DomainError
 
@@ -136,6 +137,46 @@ def ledger_verify(community_code: str | None) -> None:
     click.echo(f"checked {report.transactions} transactions, {report.postings} postings, {report.accounts} accounts: "
                + ("OK" if report.ok else f"{len(report.differences)} difference(s)"))
     sys.exit(0 if report.ok else 1)
+
+
+@click.command("distribute")
+@click.option("--dry-run", is_flag=True, help="print the steps without changing anything")
+@with_appcontext
+def db_distribute(dry_run: bool) -> None:
+    """Lay the migrated schema out on a Citus coordinator (see pointsbank.tenancy); idempotent."""
+    from pointsbank import distribute
+    from pointsbank.database import is_postgresql
+    from pointsbank.extensions import db
+
+    if not is_postgresql():
+        click.echo("error: pointsbank db distribute needs a Citus coordinator (PostgreSQL with the citus "
+                   "extension); POINTSBANK_DATABASE_URL is not PostgreSQL. Nothing was changed.", err=True)
+        sys.exit(1)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        try:
+            if dry_run:
+                refusal = distribute.citus_refusal(connection)
+                if refusal:
+                    raise distribute.Refused([refusal])
+                steps = distribute.plan(distribute.read_catalog(connection))
+                for step in steps:
+                    click.echo(("would run: " + step.sql if step.sql else "nothing to do: " + step.message))
+                return
+            steps = distribute.distribute(connection, click.echo)
+        except distribute.Refused as refused:
+            for problem in refused.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo("error: pointsbank db distribute refused; nothing was changed.", err=True)
+            sys.exit(1)
+        changed = sum(1 for step in steps if step.sql is not None)
+        click.echo(f"{changed} change(s)" if changed else "nothing to do: the schema was already laid out")
+        for line in distribute.summary(connection):
+            click.echo(line)
+
+
+# Flask-Migrate's ``db`` group (``pointsbank db upgrade`` …) is a plugin command that the CLI
+# resolves before any app exists, so the command joins it here, at import, not in register().
+migrate_cli.db.add_command(db_distribute)
 
 
 #: modules whose ``commands`` (a list of click commands) join the ``pointsbank`` group

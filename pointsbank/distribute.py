@@ -1,0 +1,344 @@
+"""Laying the migrated schema out on Citus: ``pointsbank db distribute``.
+
+The classes come from :mod:`pointsbank.tenancy` (never a second list); everything else — the
+tables, their keys, their foreign keys, their triggers, what Citus already holds — is read from
+the database's own catalogs, so the order is the foreign keys' order, not one kept by hand:
+
+1. every table of the schema must have a class, and the keys must be shaped for it (a distributed
+   table's primary and unique keys include ``community_id``; a foreign key between distributed
+   tables includes it on both sides; no foreign key from a distributed table to a local one, nor
+   from a reference or local table to a distributed one). Any problem refuses the whole run before
+   anything changes, naming every table and constraint at fault;
+2. row triggers on distributed tables (the ledger's append-only ones) need
+   ``citus.enable_unsafe_triggers``: set for this session and, for the migrations that run
+   later, for the database (``ALTER DATABASE … SET``). The triggers then run on every shard;
+3. the reference tables, referred tables first (``create_reference_table``);
+4. the distributed tables by ``community_id``, referred tables first, all colocated with the
+   first one (``create_distributed_table(…, colocate_with => …)``), so a join or a foreign key
+   on ``community_id`` stays on one shard;
+5. the coordinator-local tables tied to a reference table by a foreign key (``users`` →
+   ``communities``) are added to Citus's metadata (``citus_add_local_table_to_metadata``): Citus
+   adds them on its own when step 3 runs, but only provisionally; the others stay plain tables.
+
+Each step looks at what Citus already has, so a second run changes nothing and says so.
+:func:`plan` is pure (a :class:`Catalog` in, the steps out); :func:`read_catalog` and
+:func:`distribute` are the database's side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+
+from pointsbank import tenancy
+
+COLUMN = tenancy.DISTRIBUTION_COLUMN
+
+#: the oldest Citus whose catalog (``citus_tables``, ``citus_is_coordinator()``) this reads
+MIN_CITUS_MAJOR = 11
+
+
+class Refused(Exception):
+    """The run stops before changing anything; ``problems`` says why, one line each."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class ForeignKey:
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    referred: str
+    referred_columns: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class CitusTable:
+    """A row of Citus's metadata: ``kind`` is ``citus_tables``' type (distributed, reference,
+    local); ``automatic`` a local table Citus added on its own and may take out again."""
+
+    kind: str
+    column: str | None = None
+    colocation_id: int = 0
+    automatic: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    tables: frozenset[str]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    #: table → its primary key and unique indexes: (name, key columns)
+    unique_keys: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = dataclasses.field(default_factory=dict)
+    #: tables that have user-defined triggers
+    triggered: frozenset[str] = frozenset()
+    #: what Citus already holds, by table
+    citus: dict[str, CitusTable] = dataclasses.field(default_factory=dict)
+    #: ``citus.enable_unsafe_triggers`` as a new session of this database sees it
+    unsafe_triggers: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One line of the run: ``sql`` to execute (``None``: nothing to do) and what to print."""
+
+    table: str
+    sql: str | None
+    message: str
+
+
+# --- the plan (pure) --------------------------------------------------------------------------
+
+
+def problems(catalog: Catalog) -> list[str]:
+    """Why this schema cannot be laid out as pointsbank.tenancy says, one line each (empty: it can)."""
+    found: list[str] = []
+    classes: dict[str, str] = {}
+    for table in sorted(catalog.tables):
+        try:
+            classes[table] = tenancy.table_class(table)
+        except KeyError:
+            found.append(f"table {table} has no class in pointsbank.tenancy (DISTRIBUTED, REFERENCE or LOCAL)")
+    for table, kind in sorted(classes.items()):
+        if kind == "distributed":
+            for name, columns in catalog.unique_keys.get(table, ()):
+                if COLUMN not in columns:
+                    found.append(f"{table}: key {name} ({', '.join(columns)}) leaves {COLUMN} out")
+        held = catalog.citus.get(table)
+        if held is not None and not _held_as(held, kind):
+            found.append(f"{table} is already a Citus {held.kind} table"
+                         + (f" by {held.column}" if held.column and held.column != "<none>" else "")
+                         + f", but pointsbank.tenancy makes it {kind}")
+    for key in catalog.foreign_keys:
+        source, target = classes.get(key.table), classes.get(key.referred)
+        if source is None or target is None or key.table == key.referred:
+            continue
+        where = f"{key.table}.{key.name} -> {key.referred}"
+        if source == "distributed" and target == "local":
+            found.append(f"{where}: a distributed table cannot refer to a coordinator-local one (drop the key)")
+        elif source != "distributed" and target == "distributed":
+            found.append(f"{where}: a {source} table cannot refer to a distributed one (drop the key)")
+        elif source == target == "distributed" and not _pairs_community(key):
+            found.append(f"{where}: a key between distributed tables must pair {COLUMN} with {COLUMN}")
+    return found
+
+
+def _held_as(held: CitusTable, kind: str) -> bool:
+    if kind == "distributed":
+        return held.kind == "local" and held.automatic or held.kind == "distributed" and held.column == COLUMN
+    if kind == "reference":
+        return held.kind == "reference" or held.kind == "local" and held.automatic
+    return held.kind == "local"
+
+
+def _pairs_community(key: ForeignKey) -> bool:
+    return (COLUMN in key.columns and COLUMN in key.referred_columns
+            and key.referred_columns[key.columns.index(COLUMN)] == COLUMN)
+
+
+def dependency_order(tables: Iterable[str], foreign_keys: Iterable[ForeignKey]) -> list[str]:
+    """``tables`` with every referred table before the tables that refer to it (keys to tables
+    outside the set and a table's keys to itself do not count); ties in name order. A cycle is
+    refused: Citus could create neither table first."""
+    members = set(tables)
+    waiting: dict[str, set[str]] = {table: set() for table in members}
+    for key in foreign_keys:
+        if key.table in members and key.referred in members and key.table != key.referred:
+            waiting[key.table].add(key.referred)
+    ordered: list[str] = []
+    while waiting:
+        ready = sorted(table for table, needs in waiting.items() if not needs)
+        if not ready:
+            raise Refused([f"foreign keys form a cycle among {', '.join(sorted(waiting))}"])
+        for table in ready:
+            ordered.append(table)
+            del waiting[table]
+        for needs in waiting.values():
+            needs.difference_update(ready)
+    return ordered
+
+
+def tied_to_reference(catalog: Catalog) -> set[str]:
+    """The local tables that a chain of foreign keys between local tables ties to a reference
+    table (either way along the chain, as Citus follows them): these Citus keeps in its metadata."""
+    local = {t for t in catalog.tables if t in tenancy.LOCAL}
+    reference = {t for t in catalog.tables if t in tenancy.REFERENCE}
+    tied = {k.table for k in catalog.foreign_keys if k.table in local and k.referred in reference}
+    grew = True
+    while grew:
+        grew = False
+        for key in catalog.foreign_keys:
+            for one, other in ((key.table, key.referred), (key.referred, key.table)):
+                if one in tied and other in local and other not in tied:
+                    tied.add(other)
+                    grew = True
+    return tied
+
+
+def plan(catalog: Catalog) -> list[Step]:
+    """The steps that lay ``catalog`` out (each ``sql`` ``None`` when already done); raises
+    :class:`Refused` with every problem first."""
+    found = problems(catalog)
+    if found:
+        raise Refused(found)
+    steps: list[Step] = []
+    by_class = {kind: [t for t in catalog.tables if tenancy.table_class(t) == kind]
+                for kind in ("reference", "distributed", "local")}
+    distributed = dependency_order(by_class["distributed"], catalog.foreign_keys)
+    triggered = sorted(t for t in distributed if t in catalog.triggered)
+    if triggered:
+        if catalog.unsafe_triggers:
+            message = "citus.enable_unsafe_triggers: already on for this database"
+            sql = None
+        else:
+            message = "citus.enable_unsafe_triggers: set on for this database"
+            sql = "ALTER DATABASE {database} SET citus.enable_unsafe_triggers = on"
+        steps.append(Step("(database)", sql, f"{message} (row triggers on {', '.join(triggered)})"))
+    for table in dependency_order(by_class["reference"], catalog.foreign_keys):
+        if _done(catalog, table, "reference"):
+            steps.append(Step(table, None, f"{table}: already a reference table"))
+        else:
+            steps.append(Step(table, f"SELECT create_reference_table({_regclass(table)})",
+                              f"{table}: reference table created (a copy on every node)"))
+    anchor = next((t for t in distributed if _done(catalog, t, "distributed")), distributed[0] if distributed else None)
+    anchor_group = catalog.citus[anchor].colocation_id if anchor and _done(catalog, anchor, "distributed") else None
+    for table in distributed:
+        if _done(catalog, table, "distributed"):
+            held = catalog.citus[table]
+            if anchor_group is not None and held.colocation_id != anchor_group:
+                raise Refused([f"{table} is distributed by {COLUMN} but not colocated with {anchor} "
+                               f"(colocation {held.colocation_id}, not {anchor_group}): "
+                               f"SELECT update_distributed_table_colocation('{table}', colocate_with => '{anchor}')"])
+            steps.append(Step(table, None, f"{table}: already distributed by {COLUMN}"))
+        elif table == anchor:
+            steps.append(Step(table, f"SELECT create_distributed_table({_regclass(table)}, '{COLUMN}')",
+                              f"{table}: distributed by {COLUMN}"))
+        else:
+            steps.append(Step(table, f"SELECT create_distributed_table({_regclass(table)}, '{COLUMN}', "
+                                     f"colocate_with => '{anchor}')",
+                              f"{table}: distributed by {COLUMN}, colocated with {anchor}"))
+    tied = tied_to_reference(catalog)
+    for table in dependency_order(by_class["local"], catalog.foreign_keys):
+        held = catalog.citus.get(table)
+        if table not in tied:
+            steps.append(Step(table, None, f"{table}: stays a plain table on the coordinator "
+                                           "(no foreign key ties it to a reference table)"))
+        elif held is not None and not held.automatic:
+            steps.append(Step(table, None, f"{table}: already a local table in Citus's metadata"))
+        else:
+            steps.append(Step(table, f"SELECT citus_add_local_table_to_metadata({_regclass(table)})",
+                              f"{table}: local table added to Citus's metadata (it refers to a reference table)"))
+    return steps
+
+
+def _done(catalog: Catalog, table: str, kind: str) -> bool:
+    held = catalog.citus.get(table)
+    return held is not None and held.kind == kind and (kind != "distributed" or held.column == COLUMN)
+
+
+def _regclass(table: str) -> str:
+    return f"format('%I.%I', current_schema(), '{table}')::regclass"
+
+
+# --- the database's side ----------------------------------------------------------------------
+
+
+def citus_refusal(connection: sa.Connection) -> str | None:
+    """Why this PostgreSQL database is not a Citus coordinator (``None``: it is one)."""
+    version = connection.scalar(sa.text("SELECT extversion FROM pg_extension WHERE extname = 'citus'"))
+    database = connection.scalar(sa.text("SELECT current_database()"))
+    if version is None:
+        return (f"the database {database} has no citus extension: pointsbank db distribute needs a Citus "
+                f"coordinator (Citus {MIN_CITUS_MAJOR}+ in shared_preload_libraries, CREATE EXTENSION citus, "
+                "the workers added with citus_add_node)")
+    if int(version.split(".")[0]) < MIN_CITUS_MAJOR:
+        return f"Citus {version} is too old: pointsbank db distribute needs Citus {MIN_CITUS_MAJOR} or later"
+    if not connection.scalar(sa.text("SELECT citus_is_coordinator()")):
+        return (f"the database {database} is not a Citus coordinator (run pointsbank db distribute on the "
+                "coordinator, after citus_set_coordinator_host and citus_add_node)")
+    return None
+
+
+def read_catalog(connection: sa.Connection, with_citus: bool = True) -> Catalog:
+    """The current schema's tables, keys, foreign keys and triggers from PostgreSQL's catalogs,
+    and (``with_citus``) what Citus holds of them. Citus's shards on the coordinator are left out."""
+    shard = "AND NOT pg_catalog.relation_is_a_known_shard(c.oid)" if with_citus else ""
+    relations = (f"SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                 f"AND c.relkind IN ('r', 'p') AND NOT c.relispartition {shard}")
+    tables = frozenset(connection.scalars(sa.text(
+        f"SELECT c.relname FROM pg_class c WHERE c.oid IN ({relations})")))
+    keys = connection.execute(sa.text(f"""
+        SELECT k.conname, c.relname, r.relname,
+               array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
+                     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
+               array(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
+                     JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid
+        WHERE k.contype = 'f' AND k.conrelid IN ({relations}) ORDER BY c.relname, k.conname"""))
+    foreign_keys = tuple(ForeignKey(name, table, tuple(cols), referred, tuple(rcols))
+                         for name, table, referred, cols, rcols in keys)
+    unique: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for table, name, columns in connection.execute(sa.text(f"""
+            SELECT c.relname, i.relname,
+                   array(SELECT a.attname FROM unnest(x.indkey[0:x.indnkeyatts - 1]) u(n)
+                         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = u.n)
+            FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indisunique AND x.indrelid IN ({relations}) ORDER BY c.relname, i.relname""")):
+        unique.setdefault(table, []).append((name, tuple(columns)))
+    triggered = frozenset(connection.scalars(sa.text(f"""
+        SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE NOT t.tgisinternal AND t.tgrelid IN ({relations})""")))
+    citus: dict[str, CitusTable] = {}
+    unsafe = False
+    if with_citus:
+        for table, kind, column, colocation, automatic in connection.execute(sa.text(f"""
+                SELECT c.relname, t.citus_table_type, t.distribution_column, t.colocation_id,
+                       coalesce(p.autoconverted, false)
+                FROM citus_tables t JOIN pg_class c ON c.oid = t.table_name
+                LEFT JOIN pg_dist_partition p ON p.logicalrelid = t.table_name
+                WHERE t.table_name IN ({relations})""")):
+            citus[table] = CitusTable(kind, column, colocation, automatic)
+        unsafe = connection.scalar(sa.text("""
+            SELECT coalesce(bool_or(s = 'citus.enable_unsafe_triggers=on'), false)
+            FROM pg_db_role_setting d, unnest(d.setconfig) s
+            WHERE d.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND d.setrole = 0"""))
+    return Catalog(tables, foreign_keys, {t: tuple(k) for t, k in unique.items()}, triggered, citus, bool(unsafe))
+
+
+def distribute(connection: sa.Connection, echo: Callable[[str], None]) -> list[Step]:
+    """Lay the schema out on this Citus coordinator (``connection`` in autocommit: each table is
+    its own step, and a run stopped half-way is finished by the next). Prints one line per step
+    and returns them; raises :class:`Refused` before any change when it cannot."""
+    refusal = citus_refusal(connection)
+    if refusal:
+        raise Refused([refusal])
+    steps = plan(read_catalog(connection))
+    connection.execute(sa.text("SET citus.enable_unsafe_triggers = on"))
+    database = connection.dialect.identifier_preparer.quote(connection.scalar(sa.text("SELECT current_database()")))
+    for step in steps:
+        if step.sql is not None:
+            connection.execute(sa.text(step.sql.format(database=database)))
+        echo(step.message)
+    return steps
+
+
+def summary(connection: sa.Connection) -> list[str]:
+    """``citus_tables`` for this schema, one line per table, and the nodes."""
+    rows = connection.execute(sa.text("""
+        SELECT c.relname, t.citus_table_type, t.distribution_column, t.colocation_id, t.shard_count
+        FROM citus_tables t JOIN pg_class c ON c.oid = t.table_name
+        WHERE c.relnamespace = current_schema()::regnamespace
+        ORDER BY t.citus_table_type, c.relname""")).all()
+    lines = [f"  {name:24} {kind:12} {column:14} colocation {colocation:<4} shards {shards}"
+             for name, kind, column, colocation, shards in rows]
+    counts = {kind: sum(1 for r in rows if r[1] == kind) for kind in ("distributed", "reference", "local")}
+    workers = connection.scalar(sa.text(
+        "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0 AND isactive"))
+    lines.append(f"citus_tables: {counts['distributed']} distributed, {counts['reference']} reference, "
+                 f"{counts['local']} local; {workers} worker node(s)")
+    return lines
