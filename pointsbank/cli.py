@@ -160,7 +160,7 @@ def db_distribute(dry_run: bool) -> None:
                     raise distribute.Refused([refusal])
                 steps = distribute.plan(distribute.read_catalog(connection))
                 for step in steps:
-                    click.echo(("would run: " + step.sql if step.sql else "nothing to do: " + step.message))
+                    click.echo(f"{step.message}\n    would run: {step.sql}" if step.sql else step.message)
                 return
             steps = distribute.distribute(connection, click.echo)
         except distribute.Refused as refused:

@@ -80,6 +80,7 @@ class Catalog:
     citus: dict[str, CitusTable] = dataclasses.field(default_factory=dict)
     #: ``citus.enable_unsafe_triggers`` as a new session of this database sees it
     unsafe_triggers: bool = False
+    database: str = "postgres"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,7 +197,8 @@ def plan(catalog: Catalog) -> list[Step]:
             sql = None
         else:
             message = "citus.enable_unsafe_triggers: set on for this database"
-            sql = "ALTER DATABASE {database} SET citus.enable_unsafe_triggers = on"
+            quoted = '"' + catalog.database.replace('"', '""') + '"'
+            sql = f"ALTER DATABASE {quoted} SET citus.enable_unsafe_triggers = on"
         steps.append(Step("(database)", sql, f"{message} (row triggers on {', '.join(triggered)})"))
     for table in dependency_order(by_class["reference"], catalog.foreign_keys):
         if _done(catalog, table, "reference"):
@@ -307,7 +309,9 @@ def read_catalog(connection: sa.Connection, with_citus: bool = True) -> Catalog:
             FROM pg_db_role_setting d, unnest(d.setconfig) s
             WHERE d.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND d.setrole = 0"""))
-    return Catalog(tables, foreign_keys, {t: tuple(k) for t, k in unique.items()}, triggered, citus, bool(unsafe))
+    database = connection.scalar(sa.text("SELECT current_database()"))
+    return Catalog(tables, foreign_keys, {t: tuple(k) for t, k in unique.items()}, triggered, citus, bool(unsafe),
+                   database)
 
 
 def distribute(connection: sa.Connection, echo: Callable[[str], None]) -> list[Step]:
@@ -319,10 +323,9 @@ def distribute(connection: sa.Connection, echo: Callable[[str], None]) -> list[S
         raise Refused([refusal])
     steps = plan(read_catalog(connection))
     connection.execute(sa.text("SET citus.enable_unsafe_triggers = on"))
-    database = connection.dialect.identifier_preparer.quote(connection.scalar(sa.text("SELECT current_database()")))
     for step in steps:
         if step.sql is not None:
-            connection.execute(sa.text(step.sql.format(database=database)))
+            connection.execute(sa.text(step.sql))
         echo(step.message)
     return steps
 
