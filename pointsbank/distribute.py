@@ -12,13 +12,19 @@ the database's own catalogs, so the order is the foreign keys' order, not one ke
 2. row triggers on distributed tables (the ledger's append-only ones) need
    ``citus.enable_unsafe_triggers``: set for this session and, for the migrations that run
    later, for the database (``ALTER DATABASE … SET``). The triggers then run on every shard;
-3. the reference tables, referred tables first (``create_reference_table``);
+3. the reference tables, referred tables first (``create_reference_table``), with
+   ``citus.enable_local_reference_table_foreign_keys`` off for the session: otherwise Citus turns
+   every table that refers to a new reference table into a provisional "citus local" table, and
+   then cannot distribute one that another such table refers to (``cannot create foreign key
+   constraint since foreign keys from reference tables and local tables to distributed tables are
+   not supported``, seen on Citus 13.2);
 4. the distributed tables by ``community_id``, referred tables first, all colocated with the
    first one (``create_distributed_table(…, colocate_with => …)``), so a join or a foreign key
    on ``community_id`` stays on one shard;
-5. the coordinator-local tables tied to a reference table by a foreign key (``users`` →
-   ``communities``) are added to Citus's metadata (``citus_add_local_table_to_metadata``): Citus
-   adds them on its own when step 3 runs, but only provisionally; the others stay plain tables.
+5. the coordinator-local tables tied to a reference table by foreign keys (``users`` →
+   ``communities``, and ``api_tokens`` … → ``users``) are added to Citus's metadata, one group of
+   tied tables per call (``citus_add_local_table_to_metadata(…, cascade_via_foreign_keys =>
+   true)``), so those keys hold; the others stay plain tables.
 
 Each step looks at what Citus already has, so a second run changes nothing and says so.
 :func:`plan` is pure (a :class:`Catalog` in, the steps out); :func:`read_catalog` and
@@ -85,11 +91,13 @@ class Catalog:
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One line of the run: ``sql`` to execute (``None``: nothing to do) and what to print."""
+    """One line of the run: ``sql`` to execute (``None``: nothing to do) and what to print;
+    ``phase`` is database, reference, distributed or local (the order they run in)."""
 
     table: str
     sql: str | None
     message: str
+    phase: str = "database"
 
 
 # --- the plan (pure) --------------------------------------------------------------------------
@@ -110,7 +118,13 @@ def problems(catalog: Catalog) -> list[str]:
                 if COLUMN not in columns:
                     found.append(f"{table}: key {name} ({', '.join(columns)}) leaves {COLUMN} out")
         held = catalog.citus.get(table)
-        if held is not None and not _held_as(held, kind):
+        if held is not None and kind == "distributed" and held.kind == "local" and held.automatic:
+            found.append(f"{table} is a local table Citus added to its metadata on its own (a reference table "
+                         "was created under it with citus.enable_local_reference_table_foreign_keys on), and "
+                         "Citus cannot distribute such tables where they refer to each other; revert them with "
+                         f"SELECT undistribute_table('{table}', cascade_via_foreign_keys => true) (it reverts "
+                         "every table tied to it by foreign keys, reference tables too) and run this again")
+        elif held is not None and not _held_as(held, kind):
             found.append(f"{table} is already a Citus {held.kind} table"
                          + (f" by {held.column}" if held.column and held.column != "<none>" else "")
                          + f", but pointsbank.tenancy makes it {kind}")
@@ -130,7 +144,7 @@ def problems(catalog: Catalog) -> list[str]:
 
 def _held_as(held: CitusTable, kind: str) -> bool:
     if kind == "distributed":
-        return held.kind == "local" and held.automatic or held.kind == "distributed" and held.column == COLUMN
+        return held.kind == "distributed" and held.column == COLUMN
     if kind == "reference":
         return held.kind == "reference" or held.kind == "local" and held.automatic
     return held.kind == "local"
@@ -163,21 +177,32 @@ def dependency_order(tables: Iterable[str], foreign_keys: Iterable[ForeignKey]) 
     return ordered
 
 
-def tied_to_reference(catalog: Catalog) -> set[str]:
-    """The local tables that a chain of foreign keys between local tables ties to a reference
-    table (either way along the chain, as Citus follows them): these Citus keeps in its metadata."""
+def tied_to_reference(catalog: Catalog) -> list[list[str]]:
+    """The groups of local tables that foreign keys between local tables tie together (either way,
+    as Citus follows them) and that refer to a reference table: Citus keeps each group in its
+    metadata. Each group in :func:`dependency_order`; the groups by their first table."""
     local = {t for t in catalog.tables if t in tenancy.LOCAL}
     reference = {t for t in catalog.tables if t in tenancy.REFERENCE}
-    tied = {k.table for k in catalog.foreign_keys if k.table in local and k.referred in reference}
-    grew = True
-    while grew:
-        grew = False
-        for key in catalog.foreign_keys:
-            for one, other in ((key.table, key.referred), (key.referred, key.table)):
-                if one in tied and other in local and other not in tied:
-                    tied.add(other)
-                    grew = True
-    return tied
+    neighbours: dict[str, set[str]] = {t: set() for t in local}
+    for key in catalog.foreign_keys:
+        if key.table in local and key.referred in local and key.table != key.referred:
+            neighbours[key.table].add(key.referred)
+            neighbours[key.referred].add(key.table)
+    refers = {k.table for k in catalog.foreign_keys if k.table in local and k.referred in reference}
+    groups, seen = [], set()
+    for start in sorted(local):
+        if start in seen:
+            continue
+        group, todo = set(), [start]
+        while todo:
+            table = todo.pop()
+            if table not in group:
+                group.add(table)
+                todo.extend(neighbours[table] - group)
+        seen |= group
+        if group & refers:
+            groups.append(dependency_order(group, catalog.foreign_keys))
+    return sorted(groups)
 
 
 def plan(catalog: Catalog) -> list[Step]:
@@ -191,7 +216,7 @@ def plan(catalog: Catalog) -> list[Step]:
                 for kind in ("reference", "distributed", "local")}
     distributed = dependency_order(by_class["distributed"], catalog.foreign_keys)
     triggered = sorted(t for t in distributed if t in catalog.triggered)
-    if triggered:
+    if triggered:  # Citus refuses to distribute a table with triggers unless told they are safe
         if catalog.unsafe_triggers:
             message = "citus.enable_unsafe_triggers: already on for this database"
             sql = None
@@ -202,10 +227,10 @@ def plan(catalog: Catalog) -> list[Step]:
         steps.append(Step("(database)", sql, f"{message} (row triggers on {', '.join(triggered)})"))
     for table in dependency_order(by_class["reference"], catalog.foreign_keys):
         if _done(catalog, table, "reference"):
-            steps.append(Step(table, None, f"{table}: already a reference table"))
+            steps.append(Step(table, None, f"{table}: already a reference table", "reference"))
         else:
             steps.append(Step(table, f"SELECT create_reference_table({_regclass(table)})",
-                              f"{table}: reference table created (a copy on every node)"))
+                              f"{table}: reference table created (a copy on every node)", "reference"))
     anchor = next((t for t in distributed if _done(catalog, t, "distributed")), distributed[0] if distributed else None)
     anchor_group = catalog.citus[anchor].colocation_id if anchor and _done(catalog, anchor, "distributed") else None
     for table in distributed:
@@ -215,31 +240,38 @@ def plan(catalog: Catalog) -> list[Step]:
                 raise Refused([f"{table} is distributed by {COLUMN} but not colocated with {anchor} "
                                f"(colocation {held.colocation_id}, not {anchor_group}): "
                                f"SELECT update_distributed_table_colocation('{table}', colocate_with => '{anchor}')"])
-            steps.append(Step(table, None, f"{table}: already distributed by {COLUMN}"))
+            steps.append(Step(table, None, f"{table}: already distributed by {COLUMN}", "distributed"))
         elif table == anchor:
             steps.append(Step(table, f"SELECT create_distributed_table({_regclass(table)}, '{COLUMN}')",
-                              f"{table}: distributed by {COLUMN}"))
+                              f"{table}: distributed by {COLUMN}", "distributed"))
         else:
             steps.append(Step(table, f"SELECT create_distributed_table({_regclass(table)}, '{COLUMN}', "
                                      f"colocate_with => '{anchor}')",
-                              f"{table}: distributed by {COLUMN}, colocated with {anchor}"))
-    tied = tied_to_reference(catalog)
-    for table in dependency_order(by_class["local"], catalog.foreign_keys):
-        held = catalog.citus.get(table)
-        if table not in tied:
-            steps.append(Step(table, None, f"{table}: stays a plain table on the coordinator "
-                                           "(no foreign key ties it to a reference table)"))
-        elif held is not None and not held.automatic:
-            steps.append(Step(table, None, f"{table}: already a local table in Citus's metadata"))
-        else:
-            steps.append(Step(table, f"SELECT citus_add_local_table_to_metadata({_regclass(table)})",
-                              f"{table}: local table added to Citus's metadata (it refers to a reference table)"))
+                              f"{table}: distributed by {COLUMN}, colocated with {anchor}", "distributed"))
+    groups = tied_to_reference(catalog)
+    tied = {table for group in groups for table in group}
+    for table in dependency_order(set(by_class["local"]) - tied, catalog.foreign_keys):
+        steps.append(Step(table, None, f"{table}: stays a plain table on the coordinator "
+                                       "(no foreign key ties it to a reference table)", "local"))
+    for group in groups:
+        if all(_done(catalog, table, "local") for table in group):
+            steps.extend(Step(t, None, f"{t}: already a local table in Citus's metadata", "local") for t in group)
+            continue
+        first, *others = group
+        steps.append(Step(first, f"SELECT citus_add_local_table_to_metadata({_regclass(first)}, "
+                                 "cascade_via_foreign_keys => true)",
+                          f"{first}: local table added to Citus's metadata"
+                          + (f" with {', '.join(others)}" if others else "")
+                          + f" (so {'their' if others else 'its'} foreign keys to reference tables hold)", "local"))
+        steps.extend(Step(t, None, f"{t}: local table added to Citus's metadata with {first}", "local")
+                     for t in others)
     return steps
 
 
 def _done(catalog: Catalog, table: str, kind: str) -> bool:
     held = catalog.citus.get(table)
-    return held is not None and held.kind == kind and (kind != "distributed" or held.column == COLUMN)
+    return (held is not None and held.kind == kind and (kind != "distributed" or held.column == COLUMN)
+            and not (kind == "local" and held.automatic))
 
 
 def _regclass(table: str) -> str:
@@ -323,7 +355,10 @@ def distribute(connection: sa.Connection, echo: Callable[[str], None]) -> list[S
         raise Refused([refusal])
     steps = plan(read_catalog(connection))
     connection.execute(sa.text("SET citus.enable_unsafe_triggers = on"))
+    connection.execute(sa.text("SET citus.enable_local_reference_table_foreign_keys = off"))
     for step in steps:
+        if step.phase == "local":
+            connection.execute(sa.text("RESET citus.enable_local_reference_table_foreign_keys"))
         if step.sql is not None:
             connection.execute(sa.text(step.sql))
         echo(step.message)

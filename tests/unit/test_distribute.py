@@ -74,13 +74,17 @@ def test_distributed_tables_follow_their_foreign_keys_and_are_colocated_with_the
     assert all(f"colocate_with => '{anchor.table}'" in s.sql for s in rest)
 
 
-def test_local_tables_tied_to_a_reference_table_join_the_metadata_and_the_others_stay_plain():
+def test_local_tables_tied_to_a_reference_table_join_the_metadata_as_one_group_and_the_others_stay_plain():
     steps = {s.table: s for s in plan(CATALOG)}
-    assert "citus_add_local_table_to_metadata" in steps["users"].sql
-    assert "citus_add_local_table_to_metadata" in steps["api_tokens"].sql  # through users
+    assert tied_to_reference(CATALOG) == [["users", "api_tokens"]]  # api_tokens through users
+    assert steps["users"].sql == ("SELECT citus_add_local_table_to_metadata(format('%I.%I', current_schema(), "
+                                  "'users')::regclass, cascade_via_foreign_keys => true)")
+    assert steps["users"].message.startswith("users: local table added to Citus's metadata with api_tokens")
+    assert steps["api_tokens"].sql is None and steps["api_tokens"].message.endswith("with users")
     assert steps["throttle_events"].sql is None and "stays a plain table" in steps["throttle_events"].message
     assert steps["alembic_version"].sql is None
-    assert tied_to_reference(CATALOG) == {"users", "api_tokens"}
+    assert [s.phase for s in plan(CATALOG)] == sorted((s.phase for s in plan(CATALOG)),
+                                                      key=["database", "reference", "distributed", "local"].index)
 
 
 def test_row_triggers_on_distributed_tables_turn_unsafe_triggers_on_for_the_database():
@@ -103,13 +107,21 @@ def test_a_second_run_over_a_laid_out_schema_has_nothing_to_do_and_says_so_per_t
 
 def test_a_run_stopped_half_way_creates_only_what_is_missing_colocated_with_what_exists():
     held = {t: LAID_OUT[t] for t in ("regions", "communities", "shops", "households", "accounts")}
-    held["ledger_transactions"] = CitusTable("local", "<none>", 0, automatic=True)  # Citus's own provisional add
-    held["users"] = CitusTable("local", "<none>", 0, automatic=True)
+    held["users"] = CitusTable("local", "<none>", 0, automatic=True)  # Citus's own provisional add
+    held["api_tokens"] = CitusTable("local", "<none>", 0)
     steps = {s.table: s for s in plan(dataclasses.replace(CATALOG, citus=held))}
     assert steps["accounts"].sql is None and steps["households"].sql is None
     assert "colocate_with => 'households'" in steps["ledger_transactions"].sql  # the first held
     assert "colocate_with => 'households'" in steps["postings"].sql
     assert "citus_add_local_table_to_metadata" in steps["users"].sql  # made permanent
+
+
+def test_a_distributed_table_citus_made_a_local_one_on_its_own_is_refused_with_the_way_back():
+    held = {t: LAID_OUT[t] for t in ("regions", "communities", "shops")}
+    held["postings"] = CitusTable("local", "<none>", 0, automatic=True)
+    found = problems(dataclasses.replace(CATALOG, citus=held))
+    assert len(found) == 1 and found[0].startswith("postings is a local table Citus added to its metadata on its own")
+    assert "SELECT undistribute_table('postings', cascade_via_foreign_keys => true)" in found[0]
 
 
 def test_a_distributed_table_outside_the_first_ones_colocation_is_refused_with_the_fix():
