@@ -155,7 +155,7 @@ def db_distribute(dry_run: bool) -> None:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         try:
             if dry_run:
-                refusal = distribute.citus_refusal(connection)
+                refusal = distribute.citus_refusal(connection) or distribute.migration_refusal(connection)
                 if refusal:
                     raise distribute.Refused([refusal])
                 steps = distribute.plan(distribute.read_catalog(connection))

@@ -4,7 +4,7 @@ The classes come from :mod:`pointsbank.tenancy` (never a second list); everythin
 tables, their keys, their foreign keys, their triggers, what Citus already holds — is read from
 the database's own catalogs, so the order is the foreign keys' order, not one kept by hand:
 
-1. every table of the schema must have a class, and the keys must be shaped for it (a distributed
+1. the schema must be the newest migration's, every table of it must have a class, and the keys must be shaped for it (a distributed
    table's primary and unique keys include ``community_id``; a foreign key between distributed
    tables includes it on both sides; no foreign key from a distributed table to a local one, nor
    from a reference or local table to a distributed one). Any problem refuses the whole run before
@@ -297,6 +297,22 @@ def citus_refusal(connection: sa.Connection) -> str | None:
     return None
 
 
+def migration_refusal(connection: sa.Connection) -> str | None:
+    """Why the schema is not the newest revision's (``None``: it is): laying out a schema that a
+    later migration still reshapes would leave that migration to run on distributed tables."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from pointsbank import MIGRATIONS_DIR
+
+    heads = set(ScriptDirectory(MIGRATIONS_DIR).get_heads())
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        return (f"the database is at revision {', '.join(sorted(current)) or '(none)'}, not the newest "
+                f"({', '.join(sorted(heads))}): run pointsbank db upgrade first")
+    return None
+
+
 def read_catalog(connection: sa.Connection, with_citus: bool = True) -> Catalog:
     """The current schema's tables, keys, foreign keys and triggers from PostgreSQL's catalogs,
     and (``with_citus``) what Citus holds of them. Citus's shards on the coordinator are left out."""
@@ -350,7 +366,7 @@ def distribute(connection: sa.Connection, echo: Callable[[str], None]) -> list[S
     """Lay the schema out on this Citus coordinator (``connection`` in autocommit: each table is
     its own step, and a run stopped half-way is finished by the next). Prints one line per step
     and returns them; raises :class:`Refused` before any change when it cannot."""
-    refusal = citus_refusal(connection)
+    refusal = citus_refusal(connection) or migration_refusal(connection)
     if refusal:
         raise Refused([refusal])
     steps = plan(read_catalog(connection))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from pointsbank.cli import main
 from pointsbank.database import is_postgresql
-from pointsbank.distribute import dependency_order, problems, read_catalog
+from pointsbank.distribute import dependency_order, migration_refusal, problems, read_catalog
 
 
 def _database_settings(db) -> list:
@@ -72,3 +72,14 @@ def test_a_table_the_tenancy_module_does_not_class_is_named_from_the_database(ap
     finally:
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE scratch_notes")
+
+
+@pytest.mark.postgres_only
+def test_a_schema_behind_the_newest_migration_is_refused_with_the_command_that_fixes_it(app, db):
+    with db.engine.connect() as conn:
+        assert migration_refusal(conn) is None  # the test database is migrated
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001_foundation'")
+        refusal = migration_refusal(conn)
+        conn.rollback()
+    assert refusal.startswith("the database is at revision 0001_foundation, not the newest (")
+    assert refusal.endswith("run pointsbank db upgrade first")
