@@ -25,6 +25,9 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event, exc as sa_exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.schema import CreateColumn, PrimaryKeyConstraint
 
 from pointsbank.errors import DomainError, ServiceBusy
 from pointsbank.extensions import db
@@ -33,6 +36,53 @@ log = logging.getLogger(__name__)
 
 #: 64-bit ids on PostgreSQL; SQLite only autoincrements ``INTEGER PRIMARY KEY``.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+#: the primary key of every distributed table (:mod:`pointsbank.tenancy`)
+TENANT_KEY = ("id", "community_id")
+
+
+def tenant_id(type_: Any = BigId) -> Any:
+    """The ``id`` of a distributed table: the first column of its primary key ``(id,
+    community_id)``, drawn by the database (PostgreSQL: the column's sequence, as for every id;
+    SQLite: see :func:`_sqlite_tenant_key`)."""
+    return mapped_column(type_, primary_key=True, server_default=sa.FetchedValue())
+
+
+def tenant_community_id(**options: Any) -> Any:
+    """The ``community_id`` of a distributed table: the second column of its primary key."""
+    return mapped_column(sa.ForeignKey("communities.id"), primary_key=True, **options)
+
+
+@compiles(PrimaryKeyConstraint, "sqlite")
+def _sqlite_tenant_key(constraint: PrimaryKeyConstraint, compiler: Any, **kw: Any) -> str:
+    """SQLite draws an id only for an ``INTEGER PRIMARY KEY`` of one column (the rowid), and no
+    SQLite database is ever distributed: there a distributed table's key ``(id, community_id)`` is
+    written as ``id … PRIMARY KEY`` (:func:`_sqlite_tenant_id_column`) and a unique key of the same
+    name on ``(id, community_id)`` — the key the composite foreign keys of :mod:`pointsbank.tenancy`
+    refer to. Every other primary key is written as usual."""
+    if tuple(column.name for column in constraint.columns) != TENANT_KEY:
+        return compiler.visit_primary_key_constraint(constraint, **kw)
+    name = f"CONSTRAINT {compiler.preparer.format_constraint(constraint)} " if constraint.name else ""
+    return f"{name}UNIQUE (id, community_id)"
+
+
+def autogenerate_includes(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object``: what autogenerate compares. On SQLite the tenant key is
+    written as a unique key named like the primary key (:func:`_sqlite_tenant_key`): that reflected
+    unique key *is* the model's primary key, not a constraint the models lack."""
+    if (type_ == "unique_constraint" and reflected and compare_to is None and name
+            and tuple(column.name for column in obj.columns) == TENANT_KEY and name == f"pk_{obj.table.name}"):
+        return False
+    return True
+
+
+@compiles(CreateColumn, "sqlite")
+def _sqlite_tenant_id_column(element: CreateColumn, compiler: Any, **kw: Any) -> str:
+    text = compiler.visit_create_column(element, **kw)
+    column = element.element
+    if column.name == "id" and tuple(c.name for c in column.table.primary_key.columns) == TENANT_KEY:
+        text += " PRIMARY KEY"
+    return text
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 CONNECTION_SQLSTATE_PREFIXES = ("08", "57P")  # connection exceptions, admin shutdown

@@ -3,12 +3,13 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from pointsbank.database import autogenerate_includes
 from pointsbank.extensions import db as _db
 
 
 def _diff(db):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": autogenerate_includes})
         return compare_metadata(context, _db.metadata)
 
 
