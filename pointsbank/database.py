@@ -390,6 +390,18 @@ def next_id_column(table: sa.Table, dialect: str, name: str) -> sa.Label:
     return drawn.scalar_subquery().label(name)
 
 
+def row_by_id(model: Any, id_: Any, community_id: int | None = None) -> Any:
+    """A row of a distributed table (:mod:`pointsbank.tenancy`) by its id, or None. With the
+    ``community_id`` it belongs to, by its whole key — one shard on Citus, and the session's identity
+    map. Without (a URL names a voucher, a device … before its community is known; an admin's
+    login has none), by the id alone: ids are drawn from one sequence per table, so an id names at
+    most one row, but on Citus the lookup asks every shard; the caller then checks the community
+    the row belongs to, as it checked it before."""
+    if community_id is not None:
+        return db.session.get(model, (id_, community_id))
+    return db.session.scalars(sa.select(model).where(model.id == id_)).one_or_none()
+
+
 def dialect_name() -> str:
     """The engine's dialect ("postgresql" or "sqlite"): the one place the package asks. A module
     that builds a dialect-specific statement keys its cache on this, or calls :func:`is_postgresql`."""

@@ -44,7 +44,7 @@ from pointsbank.cards.errors import CardBlocked, CardOrCode, CardForged, CardMal
 from pointsbank.cards.models import MAX_WRONG_PINS, HouseholdCard
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import dialect_name, execute, lock_for_update
+from pointsbank.database import dialect_name, execute, lock_for_update, row_by_id
 from pointsbank.errors import DomainError, NotFound
 from pointsbank.extensions import db
 from pointsbank.notify import services as notify
@@ -166,7 +166,7 @@ def inspect(actor: User, *, card: str) -> dict[str, Any]:
     policy.require_role(actor, "cashier")
     claims = verified(card.strip() if isinstance(card, str) else card)
     _shop_for(actor, claims.community_id)
-    row = db.session.get(HouseholdCard, claims.card_id)
+    row = row_by_id(HouseholdCard, claims.card_id, claims.community_id)
     if row is None or row.community_id != claims.community_id or row.household_id != claims.household_id:
         raise CardNotFound()
     if row.revoked_at is not None:

@@ -510,10 +510,11 @@ def open_household_account(household_id: int, community_id: int, base_points: in
 def reverse(transaction_id: int, *, community_id: int, actor_id: int | None, kind: str = "reversal",
             memo: str | None = None, reference: tuple[str, object] | None = None) -> Posted:
     """Undo a transaction with a new one pointing at it; a transaction is reversed at most once."""
-    original = db.session.get(LedgerTransaction, transaction_id)
+    original = db.session.get(LedgerTransaction, (transaction_id, community_id))
     if original is None or original.community_id != community_id:
         raise NotFound()
-    if db.session.scalar(sa.select(LedgerTransaction.id).where(LedgerTransaction.reversal_of_id == transaction_id)):
+    if db.session.scalar(sa.select(LedgerTransaction.id).where(LedgerTransaction.community_id == community_id,
+                                                                LedgerTransaction.reversal_of_id == transaction_id)):
         raise AlreadyReversed()
     legs = [(a, -p) for a, p in db.session.execute(
         sa.select(Posting.account_id, Posting.points).where(Posting.transaction_id == transaction_id))]

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
-from pointsbank.database import execute, lock_for_update
+from pointsbank.database import execute, lock_for_update, row_by_id
 from pointsbank.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.redeem.models import Redemption, Shop, Voucher
@@ -120,7 +120,7 @@ def voucher_for(actor: User, voucher_id: str, *roles: str) -> Voucher:
     community; a proxy: the household it helps); 404 ``voucher_not_found`` otherwise, whether
     or not it exists."""
     policy.require_role(actor, *roles)
-    voucher = db.session.get(Voucher, voucher_id) if VOUCHER_ID.match(voucher_id or "") else None
+    voucher = row_by_id(Voucher, voucher_id) if VOUCHER_ID.match(voucher_id or "") else None
     if voucher is None:
         raise VoucherNotFound()
     try:

@@ -74,7 +74,7 @@ def issue_voucher(actor: User, *, points: int, household_id: int | None = None) 
                          locked={account.id: account})
     pair = keys.active_key(community_id)
     values = {"id": voucher_id, "community_id": community_id, "household_id": household.id, "points": points,
-              "short_code": _fresh_short_code(), "kid": pair.kid, "status": "issued",
+              "short_code": _fresh_short_code(community_id), "kid": pair.kid, "status": "issued",
               "expires_at": (posted.created_at + timedelta(hours=household.voucher_ttl_hours)).replace(microsecond=0),
               "created_by_id": actor.id, "issue_transaction_id": posted.transaction_id,
               "closing_transaction_id": None, "created_at": posted.created_at, "closed_at": None}
@@ -91,11 +91,14 @@ def _voucher_insert() -> sa.Insert:
     return sa.insert(Voucher.__table__)
 
 
-def _fresh_short_code() -> str:
+def _fresh_short_code(community_id: int) -> str:
+    """A short code no voucher of the community has (unique within it, like every key of a
+    distributed table: the check stays on the community's shard). A cashier's typed code is looked
+    up among the shop's partner communities (``redemptions.lookup_short_code``)."""
     # 10^15 random codes: a clash is astronomically rare, but the unique key must never be the one to notice
     for _ in range(5):
         code = shortcode.generate()
-        if execute(_short_code_taken(), {"code": code}).scalar() is None:
+        if execute(_short_code_taken(), {"code": code, "community_id": community_id}).scalar() is None:
             return code
     raise RuntimeError("could not draw an unused short code")
 
@@ -103,7 +106,8 @@ def _fresh_short_code() -> str:
 @functools.lru_cache(maxsize=1)
 def _short_code_taken() -> sa.Select:
     vouchers = Voucher.__table__
-    return sa.select(vouchers.c.id).where(vouchers.c.short_code == sa.bindparam("code"))
+    return sa.select(vouchers.c.id).where(vouchers.c.community_id == sa.bindparam("community_id"),
+                                          vouchers.c.short_code == sa.bindparam("code"))
 
 
 def token_of(voucher: Voucher, pair: tokens.KeyPair | None = None) -> str:

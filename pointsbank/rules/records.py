@@ -35,7 +35,7 @@ from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
-from pointsbank.database import execute, next_ids
+from pointsbank.database import execute, next_ids, row_by_id
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.notify import services as notify
@@ -127,7 +127,7 @@ def _evidence(actor: User, household_ids: set[int], community_id: int, evidence_
     resident's own (or its household's)."""
     if evidence_id is None:
         return None
-    evidence = db.session.get(Evidence, evidence_id)
+    evidence = db.session.get(Evidence, (evidence_id, community_id))
     if (evidence is None or evidence.community_id != community_id
             or (evidence.household_id is not None and evidence.household_id not in household_ids)
             or (actor.role == "resident" and evidence.household_id != actor.household_id
@@ -214,7 +214,7 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     for household_id in dict.fromkeys(household_ids or []):
         targets.append((policy.household_for(actor, household_id, "staff", "grid_worker"), None))
     for resident_id in dict.fromkeys(resident_ids or []):
-        resident = db.session.get(Resident, resident_id)
+        resident = row_by_id(Resident, resident_id, actor.community_id)
         if resident is None:
             raise NotFound()
         targets.append((policy.household_for(actor, resident.household_id, "staff", "grid_worker"), resident.id))
