@@ -18,6 +18,7 @@ import logging
 import random
 import select
 import time
+import weakref
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
@@ -400,6 +401,22 @@ def row_by_id(model: Any, id_: Any, community_id: int | None = None) -> Any:
     if community_id is not None:
         return db.session.get(model, (id_, community_id))
     return db.session.scalars(sa.select(model).where(model.id == id_)).one_or_none()
+
+
+_citus: "weakref.WeakKeyDictionary[Engine, bool]" = weakref.WeakKeyDictionary()
+
+
+def is_citus() -> bool:
+    """Whether the primary is a Citus coordinator (the ``citus`` extension is installed): asked
+    once per engine, then remembered. Where Citus runs a statement differs from plain PostgreSQL
+    (``pointsbank.ledger.posting._draws_in_lock``)."""
+    engine = db.engine
+    known = _citus.get(engine)
+    if known is None:
+        known = is_postgresql() and execute(sa.text(
+            "SELECT 1 FROM pg_extension WHERE extname = 'citus'")).scalar() is not None
+        _citus[engine] = known
+    return known
 
 
 def dialect_name() -> str:

@@ -173,7 +173,7 @@ def inspect(actor: User, *, card: str) -> dict[str, Any]:
         raise CardRevoked()
     if row.blocked_at is not None:
         raise CardBlocked(details={"attempts_left": 0})
-    freeze.ensure_not_frozen(row.household_id)
+    freeze.ensure_not_frozen(row.community_id, row.household_id)
     return {"card_id": row.id, "attempts_left": MAX_WRONG_PINS - row.wrong_pins}
 
 
@@ -181,7 +181,7 @@ def check(actor: User, *, card: str, pin: str) -> dict[str, Any]:
     """The PIN pad's step: the card and PIN checked (counted, audited), the household not frozen;
     answers what the cashier needs next, never the household's balance."""
     shop, row = locked_card(actor, card, pin)
-    freeze.ensure_not_frozen(row.household_id)
+    freeze.ensure_not_frozen(row.community_id, row.household_id)
     return {"card_id": row.id, "shop_id": shop.id, "shop_name": shop.name, "community_id": row.community_id}
 
 
@@ -196,7 +196,7 @@ def pay(actor: User, *, card: str, pin: str, points: int | None = None,
     community_id, household_id = row.community_id, row.household_id
     try:
         shop_account, household_account, locked = redemptions.lock_accounts(community_id, shop.id, household_id)
-        freeze.ensure_not_frozen(household_id)  # after the account lock: see community.freeze
+        freeze.ensure_not_frozen(community_id, household_id)  # after the account lock: see community.freeze
         basket = None
         if items is not None:
             holder = SimpleNamespace(household_id=household_id, community_id=community_id, timezone=row.timezone)

@@ -104,7 +104,7 @@ def _post(actor: User, adjustment: Adjustment) -> None:
     if locked != "pending":
         raise AdjustmentNotPending()
     issuance = ledger.system_accounts(adjustment.community_id)["issuance"]
-    account = ledger.household_account_id(adjustment.household_id)
+    account = ledger.household_account_id(adjustment.household_id, community_id=adjustment.community_id)
     posted = ledger.post(adjustment.community_id, "adjustment",
                          [(issuance, -adjustment.points), (account, adjustment.points)],
                          actor_id=actor.id, reference=("adjustment", adjustment.id), memo=adjustment.reason[:255])

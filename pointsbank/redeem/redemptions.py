@@ -79,7 +79,7 @@ def redeem(actor: User, *, code: str, points: int | None = None,
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
     community_id = voucher.community_id
     shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
-    freeze.ensure_not_frozen(voucher.household_id)  # households: a frozen one's voucher is refused
+    freeze.ensure_not_frozen(community_id, voucher.household_id)  # households: a frozen one's voucher is refused
     basket = None
     if items is not None:
         basket = basket_redemption.price_for_voucher(voucher, shop.id, items, now, locked)
@@ -176,7 +176,7 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
         raise VoucherNotFound()
     match_signed(voucher, signed)
     ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
-    freeze.ensure_not_frozen(voucher.household_id)  # households: the confirm page says so, with the reason
+    freeze.ensure_not_frozen(community_id, voucher.household_id)  # households: the confirm page says so, with the reason
     community = db.session.get(Community, voucher.community_id)
     return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
             "value_fen": voucher.points * community.point_value_fen, "shop_id": shop.id, "shop_name": shop.name}
@@ -253,7 +253,7 @@ def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[
     """(shop account, household account, their locked rows) with one statement — the lock
     :func:`ledger.post` would take, in the same id order. The shop's account is opened on its
     first redemption (then ``post`` locks both itself)."""
-    locks = ledger.lock(household_ids=[household_id], shop=(community_id, shop_id))
+    locks = ledger.lock(community_id, household_ids=[household_id], shop=shop_id)
     household = locks.households.get(household_id)
     if household is None:
         raise NotFound()

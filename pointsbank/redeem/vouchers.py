@@ -64,10 +64,10 @@ def issue_voucher(actor: User, *, points: int, household_id: int | None = None) 
         raise PointsNotPositive()
     community_id = household.community_id
     voucher_id = secrets.token_hex(16)
-    account = ledger.lock_household_accounts([household.id]).get(household.id)
+    account = ledger.lock_household_accounts(community_id, [household.id]).get(household.id)
     if account is None:
         raise NotFound()
-    freeze.ensure_not_frozen(household.id)  # under the account's lock: see community.freeze
+    freeze.ensure_not_frozen(community_id, household.id)  # under the account's lock: see community.freeze
     escrow = ledger.system_accounts(community_id)["vouchers"]
     posted = ledger.post(community_id, "voucher_issue", [(account.id, -points), (escrow, points)], actor_id=actor.id,
                          reference=("voucher", voucher_id), minimums={account.id: household.base_points},
@@ -235,6 +235,6 @@ def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
 def return_points(voucher: Voucher, *, kind: str, actor_id: int | None) -> ledger.Posted:
     """``vouchers −points, household +points`` for a voucher that closes without a redemption."""
     escrow = ledger.system_accounts(voucher.community_id)["vouchers"]
-    account = ledger.household_account_id(voucher.household_id)
+    account = ledger.household_account_id(voucher.household_id, community_id=voucher.community_id)
     return ledger.post(voucher.community_id, kind, [(escrow, -voucher.points), (account, voucher.points)],
                        actor_id=actor_id, reference=("voucher", voucher.id))

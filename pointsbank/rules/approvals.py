@@ -55,8 +55,8 @@ def _refuse(refusal: str | None) -> None:
 
 def approve(actor: User, record_id: int) -> BehaviourRecord:
     record = _pending_for_decision(actor, record_id)
-    ledger.lock_household_accounts([record.household_id])  # households: the freeze is read under the lock
-    freeze.ensure_not_frozen(record.household_id)
+    ledger.lock_household_accounts(record.community_id, [record.household_id])  # the freeze is read under the lock
+    freeze.ensure_not_frozen(record.community_id, record.household_id)
     approvers = set(db.session.scalars(sa.select(RecordApproval.approver_id)
                                        .where(RecordApproval.record_id == record.id)))
     _refuse(policy.record_decision_refusal(actor, record, approvers))

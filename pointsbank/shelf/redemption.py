@@ -57,7 +57,7 @@ def price_for_voucher(voucher: Any, shop_id: int, items: Sequence[Mapping[str, A
     if locked is None:
         from pointsbank.ledger import services as ledger
 
-        ledger.lock_household_accounts([voucher.household_id])
+        ledger.lock_household_accounts(voucher.community_id, [voucher.household_id])
     return price(household=_VoucherHousehold(voucher), shop_id=shop_id, items=items, now=now)
 
 

@@ -276,7 +276,8 @@ def eligibility(household: policy.HouseholdRef, items: Iterable[Any], now: datet
     from pointsbank.shelf.services.baskets import taken_in_period
 
     items = list(items)
-    redeemable = max(0, ledger.household_balance(household.id) - household.base_points)
+    balance = ledger.household_balance(household.id, community_id=household.community_id)
+    redeemable = max(0, balance - household.base_points)
     taken = taken_in_period(household, [i for i in items if i.limit_period], now)
     level = stars.household_stars(household.community_id, household.id)
     answers = []

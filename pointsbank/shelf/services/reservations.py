@@ -96,10 +96,10 @@ def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str
     if not shop.is_active:
         raise ShopInactive()
     now = clock.now()
-    account = ledger.lock_household_accounts([household.id]).get(household.id)
+    account = ledger.lock_household_accounts(household.community_id, [household.id]).get(household.id)
     if account is None:
         raise NotFound()
-    freeze.ensure_not_frozen(household.id)  # households: nothing is reserved for a frozen one
+    freeze.ensure_not_frozen(household.community_id, household.id)  # households: nothing is reserved for a frozen one
     basket = baskets.price(household=household, shop_id=shop.id, items=items, now=now)
     escrow = ledger.system_accounts(household.community_id)["vouchers"]
     posted = ledger.post(household.community_id, "reservation_hold", [(account.id, -basket.points),
@@ -161,7 +161,7 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
         raise _failed_guess(actor, shop.id, ReservationNotFound())
     now = clock.now()
     ensure_held(reservation, now)
-    freeze.ensure_not_frozen(reservation.household_id)  # households: a frozen one's basket is not handed over
+    freeze.ensure_not_frozen(reservation.community_id, reservation.household_id)  # households: a frozen one's basket is not handed over
     community = db.session.get(Community, reservation.community_id)
     escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
     shop_account = ledger.shop_account(reservation.community_id, shop.id)
