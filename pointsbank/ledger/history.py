@@ -17,7 +17,7 @@ from pointsbank.pagination import page_of
 
 
 def household_history(actor: User, household_id: int, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
-    household = policy.household_for(actor, household_id, proxy=True)
+    household = policy.household_ref(actor, household_id, proxy=True)  # one Core statement, no ORM objects
     rows = ledger.household_postings(household.community_id,
                                      ledger.household_account_id(household.id, community_id=household.community_id),
                                      limit=limit + 1, before_id=int(cursor) if cursor else None)

@@ -157,14 +157,15 @@ def close_voucher(voucher: Any, *, status: str, transaction_id: int, closed_at: 
     if isinstance(voucher, Voucher):
         voucher.status, voucher.closing_transaction_id, voucher.closed_at = status, transaction_id, closed_at
         return
-    execute(_voucher_close(), {"voucher_id": voucher.id, "status": status, "transaction_id": transaction_id,
-                               "closed_at": closed_at})
+    execute(_voucher_close(), {"voucher_id": voucher.id, "voucher_community_id": voucher.community_id, "status": status,
+                               "transaction_id": transaction_id, "closed_at": closed_at})
 
 
 @functools.lru_cache(maxsize=1)
 def _voucher_close() -> sa.Update:
     vouchers = Voucher.__table__
-    return sa.update(vouchers).where(vouchers.c.id == sa.bindparam("voucher_id")).values(
+    return sa.update(vouchers).where(vouchers.c.community_id == sa.bindparam("voucher_community_id"),
+                                     vouchers.c.id == sa.bindparam("voucher_id")).values(
         status=sa.bindparam("status"), closing_transaction_id=sa.bindparam("transaction_id"),
         closed_at=sa.bindparam("closed_at", type_=vouchers.c.closed_at.type))
 
@@ -174,7 +175,8 @@ def ensure_redeemable(voucher: Voucher, *, now: datetime, shop_id: int | None = 
     shop), cancelled (409) or expired (410)."""
     status = effective_status(voucher, now)
     if status == "redeemed":
-        redemption = db.session.scalar(sa.select(Redemption).where(Redemption.voucher_id == voucher.id))
+        redemption = db.session.scalar(sa.select(Redemption).where(Redemption.community_id == voucher.community_id,
+                                                                   Redemption.voucher_id == voucher.id))
         redeemed_at = redemption.created_at if redemption is not None else voucher.closed_at
         details: dict[str, Any] = {"redeemed_at": redeemed_at.isoformat() if redeemed_at else None}
         if redemption is not None and shop_id is not None and redemption.shop_id == shop_id:
