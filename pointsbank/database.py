@@ -20,7 +20,7 @@ import select
 import time
 import weakref
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
@@ -417,6 +417,37 @@ def is_citus() -> bool:
             "SELECT 1 FROM pg_extension WHERE extname = 'citus'")).scalar() is not None
         _citus[engine] = known
     return known
+
+
+def lock_row(model: Any, id_: Any, community_id: int | None = None) -> Any:
+    """A distributed table's row by id, locked (``FOR UPDATE`` on PostgreSQL) until the unit of
+    work ends and re-read, so its state is the committed one; or None. The lock names the row's
+    community: Citus locks rows of one shard per statement and refuses a ``FOR UPDATE`` that could
+    reach several. Without ``community_id`` it is read first, by the id alone (unlocked)."""
+    if community_id is None:
+        community_id = db.session.scalar(sa.select(model.community_id).where(model.id == id_))
+        if community_id is None:
+            return None
+    stmt = sa.select(model).where(model.community_id == community_id, model.id == id_)
+    return db.session.scalar(lock_for_update(stmt).execution_options(populate_existing=True))
+
+
+def lock_due(model: Any, *conditions: Any, order_by: Sequence[Any], limit: int) -> list[Any]:
+    """Up to ``limit`` rows of a distributed table that meet ``conditions`` (the first by
+    ``order_by``), locked ``FOR UPDATE SKIP LOCKED`` — what a job takes (expired vouchers, due
+    messages): a row another transaction holds is left to it. The candidates are read unlocked
+    (on Citus from every shard), then locked community by community, each lock on one shard
+    (Citus refuses a ``FOR UPDATE`` over several); a candidate that changed meanwhile no longer
+    meets ``conditions`` and is not taken."""
+    candidates = db.session.execute(sa.select(model.community_id, model.id).where(*conditions)
+                                    .order_by(*order_by).limit(limit)).all()
+    found: list[Any] = []
+    for community_id in sorted({row.community_id for row in candidates}):
+        ids = [row.id for row in candidates if row.community_id == community_id]
+        stmt = lock_for_update(sa.select(model).where(model.community_id == community_id, model.id.in_(ids),
+                                                      *conditions).order_by(*order_by), skip_locked=True)
+        found += db.session.scalars(stmt.execution_options(populate_existing=True)).all()
+    return found
 
 
 def dialect_name() -> str:

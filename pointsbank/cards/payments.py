@@ -46,7 +46,6 @@ from pointsbank.community import freeze
 from pointsbank.community.models import Community
 from pointsbank.database import dialect_name, execute, lock_for_update, row_by_id
 from pointsbank.errors import DomainError, NotFound
-from pointsbank.extensions import db
 from pointsbank.notify import services as notify
 from pointsbank.redeem import card_receipts, keys, redemptions
 from pointsbank.redeem.services import PointsNotPositive, ShopInactive, receipt_view

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, tenant_community_id, tenant_id, utcnow
+from pointsbank.database import UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
 from pointsbank.tenancy import tenant_key
 

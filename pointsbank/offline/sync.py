@@ -48,7 +48,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import execute, lock_for_update
+from pointsbank.database import execute, lock_for_update, lock_row
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
@@ -93,8 +93,7 @@ class _Refused(Exception):
 
 def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) -> dict[str, Any]:
     policy.require_role(actor, "cashier")
-    device = db.session.scalar(lock_for_update(sa.select(Device).where(Device.id == device_id))
-                               .execution_options(populate_existing=True))
+    device = lock_row(Device, device_id)
     if device is None or device.shop_id != actor.shop_id:
         raise DeviceNotFound()
     now = clock.now()

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
-from pointsbank.database import execute, lock_for_update, row_by_id
+from pointsbank.database import execute, lock_row, row_by_id
 from pointsbank.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.redeem.models import Redemption, Shop, Voucher
@@ -131,12 +131,10 @@ def voucher_for(actor: User, voucher_id: str, *roles: str) -> Voucher:
     return voucher
 
 
-def lock_voucher(voucher_id: str) -> Voucher:
+def lock_voucher(voucher_id: str, community_id: int) -> Voucher:
     """The voucher row, locked until the unit of work ends (``FOR UPDATE`` on PostgreSQL) and
     re-read, so its status is the committed one and nobody else can change it meanwhile."""
-    stmt = lock_for_update(sa.select(Voucher).where(Voucher.id == voucher_id)).execution_options(
-        populate_existing=True)
-    voucher = db.session.scalar(stmt)
+    voucher = lock_row(Voucher, voucher_id, community_id)
     if voucher is None:
         raise VoucherNotFound()
     return voucher

@@ -218,7 +218,7 @@ def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
     """Take an open voucher back: its points return to the household. A voucher whose time
     has run out but that the expiry job has not reached yet is closed as expired, the same way."""
     voucher = voucher_for(actor, voucher_id, "staff", "grid_worker", "resident")
-    voucher = lock_voucher(voucher.id)
+    voucher = lock_voucher(voucher.id, voucher.community_id)
     now = clock.now()
     if voucher.status != "issued":
         ensure_redeemable(voucher, now=now)

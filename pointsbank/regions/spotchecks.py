@@ -119,7 +119,7 @@ def check_item(actor: User, spot_check_id: int, record_id: int, *, outcome: str,
     policy.require_role(actor, "staff")
     check = spot_check_for(actor, spot_check_id)
     item = _locked_item(check, record_id)
-    record = locked_record(record_id)
+    record = locked_record(record_id, check.community_id)
     if item.status != "pending":
         raise AlreadyChecked(status=item.status, details={"status": item.status})
     refusal = policy.spot_check_refusal(actor, record)  # the predicate the fairness page asks too

@@ -26,17 +26,17 @@ from pointsbank.rules import listing, services as books
 from pointsbank.rules.errors import AlreadyApproved, RecordNotPending, SecondPersonRequired
 from pointsbank.rules.models import BehaviourRecord, RecordApproval
 from pointsbank.rules.records import post_record
-from pointsbank.database import lock_for_update
+from pointsbank.database import lock_for_update, lock_row
 
 
-def locked_record(record_id: int) -> BehaviourRecord | None:
-    stmt = sa.select(BehaviourRecord).where(BehaviourRecord.id == record_id).execution_options(populate_existing=True)
-    return db.session.scalar(lock_for_update(stmt))
+def locked_record(record_id: int, community_id: int | None = None) -> BehaviourRecord | None:
+    """The record locked and re-read (:func:`pointsbank.database.lock_row`; the community, when known, names its shard)."""
+    return lock_row(BehaviourRecord, record_id, community_id)
 
 
 def _pending_for_decision(actor: User, record_id: int) -> BehaviourRecord:
     policy.require_role(actor, "staff")
-    record = locked_record(record_id)
+    record = locked_record(record_id, actor.community_id)
     if record is None:
         raise NotFound()
     policy.household_for(actor, record.household_id, "staff")

@@ -75,7 +75,10 @@ class ShelfItem(db.Model):
 
 
 class StockMovement(db.Model):
-    """One change of an item's stock; append-only."""
+    """One change of an item's stock; append-only. Kept in the shop's community with its item
+    (``stock.shelf_community``); the redemption or reservation it names belongs to the household's
+    community, which may be another (a partner's): a plain column, not a foreign key — distributed
+    PostgreSQL cannot check a key from one community's shard into another's."""
 
     __tablename__ = "stock_movements"
     __table_args__ = (
@@ -84,8 +87,6 @@ class StockMovement(db.Model):
         # an item's history and its statement both start from the item
         sa.Index("ix_stock_movements_item_id_id", "item_id", "id"),
         tenant_key("item_id", "shelf_items"),
-        tenant_key("redemption_id", "redemptions"),
-        tenant_key("reservation_id", "reservations"),
     )
 
     id: Mapped[int] = tenant_id()
@@ -104,7 +105,9 @@ class StockMovement(db.Model):
 
 
 class RedemptionLine(db.Model):
-    """One item of a basket rung up (or of a reservation collected): what it cost and for whom."""
+    """One item of a basket rung up (or of a reservation collected): what it cost and for whom. Kept
+    in the household's community with its redemption; the item is the shop's (its community may be
+    another, a partner's), so ``item_id`` is a plain column (see :class:`StockMovement`)."""
 
     __tablename__ = "redemption_lines"
     __table_args__ = (
@@ -113,7 +116,6 @@ class RedemptionLine(db.Model):
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index("ix_redemption_lines_household_item", "household_id", "item_id", "created_at"),
         tenant_key("redemption_id", "redemptions"),
-        tenant_key("item_id", "shelf_items"),
         tenant_key("household_id", "households"),
     )
 
@@ -169,7 +171,6 @@ class ReservationLine(db.Model):
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index("ix_reservation_lines_household_item", "household_id", "item_id"),
         tenant_key("reservation_id", "reservations"),
-        tenant_key("item_id", "shelf_items"),
         tenant_key("household_id", "households"),
     )
 
