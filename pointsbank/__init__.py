@@ -57,7 +57,8 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     database.configure_engine(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True,
+                     include_object=database.autogenerate_includes)
     babel.init_app(app, locale_selector=_locale)
     api.init_app(app)
     current.init_app(app)

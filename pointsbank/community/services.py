@@ -222,36 +222,44 @@ def household_view(actor: User, household_id: int | None) -> dict[str, Any] | No
     if household_id is None:
         return None
     row = policy.household_in_scope(actor, household_id, read=_read_view_row, proxy=True)
-    residents = execute(_residents_statement(), {"household_id": row.id}).all()  # rows: .id, .name
+    residents = execute(_residents_statement(), {"household_id": row.id,  # rows: .id, .name
+                                                 "community_id": row.community_id}).all()
     return household_dict(row, grid=row.grid, residents=residents, balance=int(row.balance or 0),
                           base_points=row.base_points)
 
 
-def _read_view_row(household_id: int) -> Any:
-    return execute(_household_view_statement(), {"household_id": household_id}).first()
+def _read_view_row(household_id: int, community_id: int | None) -> Any:
+    return execute(_household_view_statement(community_id is not None),
+                   {"household_id": household_id, "community_id": community_id}).first()
 
 
-@functools.lru_cache(maxsize=1)
-def _household_view_statement() -> sa.Select:
+@functools.lru_cache(maxsize=2)
+def _household_view_statement(in_community: bool) -> sa.Select:
     from pointsbank.ledger.models import Account
 
     households, communities, grids, accounts = (Household.__table__, Community.__table__, Grid.__table__,
                                                 Account.__table__)
-    return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
+    stmt = (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
                       households.c.head_name, households.c.address, communities.c.base_points,
                       grids.c.name.label("grid"), accounts.c.balance, households.c.frozen_reason,
                       households.c.frozen_note, households.c.frozen_at, households.c.phone,
                       households.c.sms_opt_out)
             .select_from(households.join(communities, communities.c.id == households.c.community_id)
-                         .outerjoin(grids, grids.c.id == households.c.grid_id)
-                         .outerjoin(accounts, accounts.c.household_id == households.c.id))
+                         .outerjoin(grids, sa.and_(grids.c.id == households.c.grid_id,
+                                                   grids.c.community_id == households.c.community_id))
+                         .outerjoin(accounts, sa.and_(accounts.c.household_id == households.c.id,
+                                                      accounts.c.community_id == households.c.community_id)))
             .where(households.c.id == sa.bindparam("household_id")))
+    # a community login's household is read on its community's shard (an admin's login has none)
+    return stmt.where(households.c.community_id == sa.bindparam("community_id")) if in_community else stmt
 
 
 @functools.lru_cache(maxsize=1)
 def _residents_statement() -> sa.Select:
     residents = Resident.__table__
-    return (sa.select(residents.c.id, residents.c.name).where(residents.c.household_id == sa.bindparam("household_id"))
+    return (sa.select(residents.c.id, residents.c.name)
+            .where(residents.c.community_id == sa.bindparam("community_id"),
+                   residents.c.household_id == sa.bindparam("household_id"))
             .order_by(residents.c.id))
 
 
