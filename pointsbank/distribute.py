@@ -20,7 +20,10 @@ the database's own catalogs, so the order is the foreign keys' order, not one ke
    not supported``, seen on Citus 13.2);
 4. the distributed tables by ``community_id``, referred tables first, all colocated with the
    first one (``create_distributed_table(…, colocate_with => …)``), so a join or a foreign key
-   on ``community_id`` stays on one shard;
+   on ``community_id`` stays on one shard. Tables that a later migration created on a laid-out
+   cluster are provisional local ones already (Citus did step 3's conversion at CREATE TABLE);
+   the keys between them are set aside and made again around their distribution, in one
+   transaction;
 5. the coordinator-local tables tied to a reference table by foreign keys (``users`` →
    ``communities``, and ``api_tokens`` … → ``users``) are added to Citus's metadata, one group of
    tied tables per call (``citus_add_local_table_to_metadata(…, cascade_via_foreign_keys =>
@@ -61,6 +64,8 @@ class ForeignKey:
     columns: tuple[str, ...]
     referred: str
     referred_columns: tuple[str, ...]
+    #: ``pg_get_constraintdef``: what re-creates it
+    definition: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +103,8 @@ class Step:
     sql: str | None
     message: str
     phase: str = "database"
+    #: consecutive steps marked so run in one transaction (a key dropped and made again around them)
+    together: bool = False
 
 
 # --- the plan (pure) --------------------------------------------------------------------------
@@ -118,13 +125,7 @@ def problems(catalog: Catalog) -> list[str]:
                 if COLUMN not in columns:
                     found.append(f"{table}: key {name} ({', '.join(columns)}) leaves {COLUMN} out")
         held = catalog.citus.get(table)
-        if held is not None and kind == "distributed" and held.kind == "local" and held.automatic:
-            found.append(f"{table} is a local table Citus added to its metadata on its own (a reference table "
-                         "was created under it with citus.enable_local_reference_table_foreign_keys on), and "
-                         "Citus cannot distribute such tables where they refer to each other; revert them with "
-                         f"SELECT undistribute_table('{table}', cascade_via_foreign_keys => true) (it reverts "
-                         "every table tied to it by foreign keys, reference tables too) and run this again")
-        elif held is not None and not _held_as(held, kind):
+        if held is not None and not _held_as(held, kind):
             found.append(f"{table} is already a Citus {held.kind} table"
                          + (f" by {held.column}" if held.column and held.column != "<none>" else "")
                          + f", but pointsbank.tenancy makes it {kind}")
@@ -144,7 +145,7 @@ def problems(catalog: Catalog) -> list[str]:
 
 def _held_as(held: CitusTable, kind: str) -> bool:
     if kind == "distributed":
-        return held.kind == "distributed" and held.column == COLUMN
+        return held.kind == "local" and held.automatic or held.kind == "distributed" and held.column == COLUMN
     if kind == "reference":
         return held.kind == "reference" or held.kind == "local" and held.automatic
     return held.kind == "local"
@@ -233,6 +234,18 @@ def plan(catalog: Catalog) -> list[Step]:
                               f"{table}: reference table created (a copy on every node)", "reference"))
     anchor = next((t for t in distributed if _done(catalog, t, "distributed")), distributed[0] if distributed else None)
     anchor_group = catalog.citus[anchor].colocation_id if anchor and _done(catalog, anchor, "distributed") else None
+    pending = [t for t in distributed if not _done(catalog, t, "distributed")]
+    # A table Citus made a provisional local one on its own (a migration created it referring to a
+    # reference table) can be distributed, but not while another such table refers to it: Citus
+    # re-creates that key from a local table to a distributed one and refuses. Those keys are
+    # dropped and made again around the tables, in one transaction.
+    automatic = any(catalog.citus.get(t, CitusTable("none")).automatic for t in pending)
+    detached = [k for k in catalog.foreign_keys if automatic and k.table in pending and k.referred in pending
+                and k.table != k.referred]
+    for key in detached:
+        steps.append(Step(key.table, f'ALTER TABLE "{key.table}" DROP CONSTRAINT "{key.name}"',
+                          f"{key.table}: key {key.name} set aside while its tables are distributed",
+                          "distributed", together=True))
     for table in distributed:
         if _done(catalog, table, "distributed"):
             held = catalog.citus[table]
@@ -243,11 +256,16 @@ def plan(catalog: Catalog) -> list[Step]:
             steps.append(Step(table, None, f"{table}: already distributed by {COLUMN}", "distributed"))
         elif table == anchor:
             steps.append(Step(table, f"SELECT create_distributed_table({_regclass(table)}, '{COLUMN}')",
-                              f"{table}: distributed by {COLUMN}", "distributed"))
+                              f"{table}: distributed by {COLUMN}", "distributed", together=bool(detached)))
         else:
             steps.append(Step(table, f"SELECT create_distributed_table({_regclass(table)}, '{COLUMN}', "
                                      f"colocate_with => '{anchor}')",
-                              f"{table}: distributed by {COLUMN}, colocated with {anchor}", "distributed"))
+                              f"{table}: distributed by {COLUMN}, colocated with {anchor}", "distributed",
+                              together=bool(detached)))
+    for key in detached:
+        steps.append(Step(key.table, f'ALTER TABLE "{key.table}" ADD CONSTRAINT "{key.name}" {key.definition}',
+                          f"{key.table}: key {key.name} made again between the distributed tables",
+                          "distributed", together=True))
     groups = tied_to_reference(catalog)
     tied = {table for group in groups for table in group}
     for table in dependency_order(set(by_class["local"]) - tied, catalog.foreign_keys):
@@ -322,15 +340,15 @@ def read_catalog(connection: sa.Connection, with_citus: bool = True) -> Catalog:
     tables = frozenset(connection.scalars(sa.text(
         f"SELECT c.relname FROM pg_class c WHERE c.oid IN ({relations})")))
     keys = connection.execute(sa.text(f"""
-        SELECT k.conname, c.relname, r.relname,
+        SELECT k.conname, c.relname, r.relname, pg_get_constraintdef(k.oid),
                array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
                      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
                array(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
                      JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid
         WHERE k.contype = 'f' AND k.conrelid IN ({relations}) ORDER BY c.relname, k.conname"""))
-    foreign_keys = tuple(ForeignKey(name, table, tuple(cols), referred, tuple(rcols))
-                         for name, table, referred, cols, rcols in keys)
+    foreign_keys = tuple(ForeignKey(name, table, tuple(cols), referred, tuple(rcols), definition)
+                         for name, table, referred, definition, cols, rcols in keys)
     unique: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for table, name, columns in connection.execute(sa.text(f"""
             SELECT c.relname, i.relname,
@@ -372,13 +390,36 @@ def distribute(connection: sa.Connection, echo: Callable[[str], None]) -> list[S
     steps = plan(read_catalog(connection))
     connection.execute(sa.text("SET citus.enable_unsafe_triggers = on"))
     connection.execute(sa.text("SET citus.enable_local_reference_table_foreign_keys = off"))
+    done: list[Step] = []
     for step in steps:
         if step.phase == "local":
             connection.execute(sa.text("RESET citus.enable_local_reference_table_foreign_keys"))
+        if step.together:
+            done.append(step)
+            continue
+        _run(connection, done, echo)
         if step.sql is not None:
             connection.execute(sa.text(step.sql))
         echo(step.message)
+    _run(connection, done, echo)
     return steps
+
+
+def _run(connection: sa.Connection, together: list[Step], echo: Callable[[str], None]) -> None:
+    """Run ``together`` in one transaction (then print them), and empty it."""
+    if not together:
+        return
+    connection.exec_driver_sql("BEGIN")
+    try:
+        for step in together:
+            connection.execute(sa.text(step.sql))
+    except BaseException:
+        connection.exec_driver_sql("ROLLBACK")
+        raise
+    connection.exec_driver_sql("COMMIT")
+    for step in together:
+        echo(step.message)
+    together.clear()
 
 
 def summary(connection: sa.Connection) -> list[str]:

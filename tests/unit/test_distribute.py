@@ -13,7 +13,8 @@ from pointsbank.distribute import (Catalog, CitusTable, ForeignKey, Refused, dep
 
 def fk(table: str, columns: str, referred: str, referred_columns: str) -> ForeignKey:
     cols, rcols = tuple(columns.split(",")), tuple(referred_columns.split(","))
-    return ForeignKey(f"fk_{table}_{cols[0]}_{referred}", table, cols, referred, rcols)
+    definition = f"FOREIGN KEY ({', '.join(cols)}) REFERENCES {referred}({', '.join(rcols)})"
+    return ForeignKey(f"fk_{table}_{cols[0]}_{referred}", table, cols, referred, rcols, definition)
 
 
 #: a small but real-shaped schema: every name has a class in pointsbank.tenancy
@@ -116,12 +117,27 @@ def test_a_run_stopped_half_way_creates_only_what_is_missing_colocated_with_what
     assert "citus_add_local_table_to_metadata" in steps["users"].sql  # made permanent
 
 
-def test_a_distributed_table_citus_made_a_local_one_on_its_own_is_refused_with_the_way_back():
-    held = {t: LAID_OUT[t] for t in ("regions", "communities", "shops")}
-    held["postings"] = CitusTable("local", "<none>", 0, automatic=True)
-    found = problems(dataclasses.replace(CATALOG, citus=held))
-    assert len(found) == 1 and found[0].startswith("postings is a local table Citus added to its metadata on its own")
-    assert "SELECT undistribute_table('postings', cascade_via_foreign_keys => true)" in found[0]
+def test_tables_citus_made_provisional_local_ones_are_distributed_with_their_keys_set_aside_in_one_transaction():
+    """A migration on a laid-out cluster creates tables that refer to a reference table: Citus makes
+    them provisional local tables, and cannot distribute one while another such table refers to it."""
+    held = {**LAID_OUT, "postings": CitusTable("local", "<none>", 0, automatic=True),
+            "ledger_transactions": CitusTable("local", "<none>", 0, automatic=True)}
+    steps = plan(dataclasses.replace(CATALOG, citus=held, unsafe_triggers=True))
+    together = [s for s in steps if s.together]
+    assert [s.sql.split(" (")[0].split(" ADD CONSTRAINT")[0] if s.sql else None for s in together] == [
+        'ALTER TABLE "postings" DROP CONSTRAINT "fk_postings_transaction_id_ledger_transactions"',
+        "SELECT create_distributed_table(format('%I.%I', current_schema(), 'ledger_transactions')::regclass, "
+        "'community_id', colocate_with => 'households')",
+        "SELECT create_distributed_table(format('%I.%I', current_schema(), 'postings')::regclass, "
+        "'community_id', colocate_with => 'households')",
+        'ALTER TABLE "postings"',
+    ]
+    assert together[-1].sql.endswith('ADD CONSTRAINT "fk_postings_transaction_id_ledger_transactions" '
+                                      "FOREIGN KEY (transaction_id, community_id) REFERENCES "
+                                      "ledger_transactions(id, community_id)")
+    # the key to accounts (already distributed) stays; nothing else runs in the transaction
+    assert all("fk_postings_account_id" not in (s.sql or "") for s in steps)
+    assert [s for s in steps if s.sql and not s.together] == []
 
 
 def test_a_distributed_table_outside_the_first_ones_colocation_is_refused_with_the_fix():
