@@ -52,7 +52,8 @@ def household_ranking(community_id: int, period: periods.Period) -> list[dict[st
         sa.select(sa.func.rank().over(order_by=points.desc()).label("rank"), Household.id, Household.number,
                   Household.head_name, Grid.name.label("grid"), points.label("points"))
         .select_from(Household).outerjoin(earned, earned.c.household_id == Household.id)
-        .outerjoin(Grid, Grid.id == Household.grid_id)
+        .outerjoin(Grid, sa.and_(Grid.community_id == Household.community_id,
+                                 Grid.id == Household.grid_id))
         .where(Household.community_id == community_id)
         .order_by(points.desc(), Household.number))
     return [{"rank": int(r.rank), "household_id": r.id, "number": r.number, "head_name": r.head_name,
