@@ -12,6 +12,9 @@ Ranks are shared by ties and skip after them (standard competition ranking, SQL 
 
 Communities are ranked by the average points per household in the period, compared exactly
 as fractions (no floats) and shown rounded to two decimals.
+
+A household ranking names its community in every statement (one shard on Citus); a region's
+ranking of communities is multi-shard by design (``pointsbank.tenancy``).
 """
 
 from __future__ import annotations
