@@ -328,6 +328,8 @@ def execute(statement: Any, params: Any = None) -> Any:
     expanding parameters, and whenever a listener watches the connection's statements (tests,
     tracing), so that it sees every one."""
     connection = db.session.connection()
+    if isinstance(params, list) and len(params) == 1:  # one row: the same statement, not an executemany
+        params = params[0]
     if params is None or isinstance(params, dict):
         plan = _plan_for(statement, connection, params or {})
         if plan is not None:
@@ -371,7 +373,7 @@ class _Plan:
 
     @classmethod
     def of(cls, statement: Any, dialect: Any, columns: tuple[str, ...] | None) -> "_Plan | None":
-        if not isinstance(statement, (sa.Select, sa.Insert, sa.Update, sa.Delete)):
+        if not isinstance(statement, (sa.Select, sa.Insert, sa.Update, sa.Delete, sa.TextClause)):
             return None
         compiled = statement.compile(dialect=dialect, column_keys=list(columns) if columns is not None else None)
         if (compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params
@@ -405,11 +407,16 @@ class _Plan:
         try:
             cursor.execute(self.sql, values)
             # no cursor.description unless needed: psycopg builds a Column per column on every call
-            rows = cursor.fetchall() if self.row_type is not None else []
+            if self.row_type is not None:
+                rows = cursor.fetchall()
+            elif cursor.description is not None:  # a textual statement's rows, its columns not declared
+                rows = _undeclared_rows(cursor)
+            else:
+                rows = []
         except Exception as error:  # SQLAlchemy's translation: DBAPIError, a lost connection invalidated
             connection._handle_dbapi_exception(error, self.sql, values, cursor, None)
             raise
-        if rows:
+        if rows and self.row_type is not None:
             processors = self.result_processors
             if processors is None:
                 processors = self.result_processors = self._result_processors(connection.dialect, cursor.description)
@@ -423,6 +430,17 @@ class _Plan:
     def _result_processors(self, dialect: Any, description: Any) -> list[Any]:
         return [entry[3]._cached_result_processor(dialect, column.type_code)
                 for entry, column in zip(self.compiled._result_columns, description)]
+
+
+def _undeclared_rows(cursor: Any) -> list[Any]:
+    """Rows of a statement whose columns SQLAlchemy was not told (a ``text()``): named by the
+    server's column names, as SQLAlchemy's rows would be, plain tuples where those cannot name a tuple."""
+    names = [column.name for column in cursor.description]
+    try:
+        make = collections.namedtuple("Row", names)._make  # type: ignore[misc]
+    except ValueError:
+        make = tuple
+    return [make(row) for row in cursor.fetchall()]
 
 
 class _Rows:
