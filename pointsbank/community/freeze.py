@@ -95,19 +95,10 @@ def frozen_among(household_ids: Iterable[int]) -> dict[int, Any]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
-def _frozen_one_statement() -> sa.Select:
-    households = Household.__table__
-    return (sa.select(households.c.id, households.c.number, households.c.frozen_reason, households.c.frozen_note,
-                      households.c.frozen_at)
-            .where(households.c.id == sa.bindparam("id"), households.c.frozen_reason.is_not(None)))
-
-
 def ensure_not_frozen(household_id: int) -> None:
     """Refuse with 422 ``household_frozen`` if the household is frozen. Call it after the
-    household's ledger account is locked (see the module docstring); one primary-key read (no
-    expanding ``IN``: the statement is the same on every call, so it runs prepared)."""
-    row = execute(_frozen_one_statement(), {"id": household_id}).first()
+    household's ledger account is locked (see the module docstring); one primary-key read."""
+    row = frozen_among([household_id]).get(household_id)
     if row is not None:
         raise refusal(row.number, row.frozen_reason, row.frozen_note, row.frozen_at)
 
