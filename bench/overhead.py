@@ -1,6 +1,6 @@
 """The stack's fixed cost per request: CPU in one process, against a bare Flask endpoint.
 
-    python bench/overhead.py [--short] [--rounds 7] [--requests 200] [--json out.json]
+    python bench/overhead.py [--short] [--rounds 7] [--requests 200] [--json out.json] [--profile KIND]
 
 One process, no HTTP server, no load generator: the app (``create_app``, ``POINTSBANK_ENV=production``
 settings, on a scratch PostgreSQL database with a small seed from ``bench/seed.py``) is called
@@ -11,6 +11,8 @@ through Flask's test client, and so is a bare Flask app in the same process (one
 disturbed by the other users of the machine). Each kind's ratio is its figure divided by the bare
 endpoint's, measured in the same run:
 
+* our app's view that touches no database (``/api/v1/bench-noop``, added by this benchmark, no
+  token) — what our request hooks cost on their own;
 * ``GET /healthz`` — no login, one ``SELECT 1``;
 * the balance read — ``GET /api/v1/households/{id}`` by a resident with a bearer token;
 * the award — ``POST /api/v1/records`` by a community's staff, an ``auto`` rule, a fresh
@@ -25,6 +27,9 @@ counted on the wire: every pooled connection is traced with libpq's ``PQtrace`` 
 ``pgconn.trace``), statements are the ``Query`` and ``Execute`` messages the client sends
 (``BEGIN``/``COMMIT`` included), round trips the times the client sent and then waited for the
 server's answer (a run of frontend messages followed by backend ones).
+
+``--profile KIND`` (repeatable) first prints a cProfile, in CPU time, of ``--requests`` requests of
+that kind after the warm-up: where its CPU goes.
 """
 
 from __future__ import annotations
