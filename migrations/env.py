@@ -97,14 +97,26 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # SQLite changes a table's keys by copying it (batch mode, 0011_tenants), which its own
+        # procedure does with the foreign keys off: dropping the old copy of a table others refer
+        # to would otherwise fail. The pragma only works outside a transaction, so it goes straight
+        # to the driver's connection before the migrations begin theirs; the migration that copies
+        # checks the keys itself (PRAGMA foreign_key_check), and they are back on afterwards.
+        driver = connection.connection.driver_connection if connection.dialect.name == 'sqlite' else None
+        if driver is not None:
+            driver.execute('PRAGMA foreign_keys=OFF')
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if driver is not None:
+                driver.execute('PRAGMA foreign_keys=ON')
 
 
 if context.is_offline_mode():

@@ -58,7 +58,8 @@ def register_extensions(app: Flask) -> None:
     request_state.init_app(app)  # its hook first: it forgets a reused context's state before anyone reads it
     db.init_app(app)
     database.configure_engine(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True,
+                     include_object=database.autogenerate_includes)
     babel.init_app(app, locale_selector=_locale)
     api.init_app(app)
     current.init_app(app)

@@ -21,12 +21,15 @@ import select
 import time
 import weakref
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event, exc as sa_exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.schema import CreateColumn, PrimaryKeyConstraint
 
 from pointsbank.errors import DomainError, ServiceBusy
 from pointsbank.extensions import db
@@ -35,6 +38,53 @@ log = logging.getLogger(__name__)
 
 #: 64-bit ids on PostgreSQL; SQLite only autoincrements ``INTEGER PRIMARY KEY``.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+#: the primary key of every distributed table (:mod:`pointsbank.tenancy`)
+TENANT_KEY = ("id", "community_id")
+
+
+def tenant_id(type_: Any = BigId) -> Any:
+    """The ``id`` of a distributed table: the first column of its primary key ``(id,
+    community_id)``, drawn by the database (PostgreSQL: the column's sequence, as for every id;
+    SQLite: see :func:`_sqlite_tenant_key`)."""
+    return mapped_column(type_, primary_key=True, server_default=sa.FetchedValue())
+
+
+def tenant_community_id(**options: Any) -> Any:
+    """The ``community_id`` of a distributed table: the second column of its primary key."""
+    return mapped_column(sa.ForeignKey("communities.id"), primary_key=True, **options)
+
+
+@compiles(PrimaryKeyConstraint, "sqlite")
+def _sqlite_tenant_key(constraint: PrimaryKeyConstraint, compiler: Any, **kw: Any) -> str:
+    """SQLite draws an id only for an ``INTEGER PRIMARY KEY`` of one column (the rowid), and no
+    SQLite database is ever distributed: there a distributed table's key ``(id, community_id)`` is
+    written as ``id … PRIMARY KEY`` (:func:`_sqlite_tenant_id_column`) and a unique key of the same
+    name on ``(id, community_id)`` — the key the composite foreign keys of :mod:`pointsbank.tenancy`
+    refer to. Every other primary key is written as usual."""
+    if tuple(column.name for column in constraint.columns) != TENANT_KEY:
+        return compiler.visit_primary_key_constraint(constraint, **kw)
+    name = f"CONSTRAINT {compiler.preparer.format_constraint(constraint)} " if constraint.name else ""
+    return f"{name}UNIQUE (id, community_id)"
+
+
+def autogenerate_includes(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object``: what autogenerate compares. On SQLite the tenant key is
+    written as a unique key named like the primary key (:func:`_sqlite_tenant_key`): that reflected
+    unique key *is* the model's primary key, not a constraint the models lack."""
+    if (type_ == "unique_constraint" and reflected and compare_to is None and name
+            and tuple(column.name for column in obj.columns) == TENANT_KEY and name == f"pk_{obj.table.name}"):
+        return False
+    return True
+
+
+@compiles(CreateColumn, "sqlite")
+def _sqlite_tenant_id_column(element: CreateColumn, compiler: Any, **kw: Any) -> str:
+    text = compiler.visit_create_column(element, **kw)
+    column = element.element
+    if column.name == "id" and tuple(c.name for c in column.table.primary_key.columns) == TENANT_KEY:
+        text += " PRIMARY KEY"
+    return text
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 CONNECTION_SQLSTATE_PREFIXES = ("08", "57P")  # connection exceptions, admin shutdown
@@ -496,6 +546,65 @@ def next_id_column(table: sa.Table, dialect: str, name: str) -> sa.Label:
     else:
         drawn = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0) + 1)
     return drawn.scalar_subquery().label(name)
+
+
+def row_by_id(model: Any, id_: Any, community_id: int | None = None) -> Any:
+    """A row of a distributed table (:mod:`pointsbank.tenancy`) by its id, or None. With the
+    ``community_id`` it belongs to, by its whole key — one shard on Citus, and the session's identity
+    map. Without (a URL names a voucher, a device … before its community is known; an admin's
+    login has none), by the id alone: ids are drawn from one sequence per table, so an id names at
+    most one row, but on Citus the lookup asks every shard; the caller then checks the community
+    the row belongs to, as it checked it before."""
+    if community_id is not None:
+        return db.session.get(model, (id_, community_id))
+    return db.session.scalars(sa.select(model).where(model.id == id_)).one_or_none()
+
+
+_citus: "weakref.WeakKeyDictionary[Engine, bool]" = weakref.WeakKeyDictionary()
+
+
+def is_citus() -> bool:
+    """Whether the primary is a Citus coordinator (the ``citus`` extension is installed): asked
+    once per engine, then remembered. Where Citus runs a statement differs from plain PostgreSQL
+    (``pointsbank.ledger.posting._draws_in_lock``)."""
+    engine = db.engine
+    known = _citus.get(engine)
+    if known is None:
+        known = is_postgresql() and execute(sa.text(
+            "SELECT 1 FROM pg_extension WHERE extname = 'citus'")).scalar() is not None
+        _citus[engine] = known
+    return known
+
+
+def lock_row(model: Any, id_: Any, community_id: int | None = None) -> Any:
+    """A distributed table's row by id, locked (``FOR UPDATE`` on PostgreSQL) until the unit of
+    work ends and re-read, so its state is the committed one; or None. The lock names the row's
+    community: Citus locks rows of one shard per statement and refuses a ``FOR UPDATE`` that could
+    reach several. Without ``community_id`` it is read first, by the id alone (unlocked)."""
+    if community_id is None:
+        community_id = db.session.scalar(sa.select(model.community_id).where(model.id == id_))
+        if community_id is None:
+            return None
+    stmt = sa.select(model).where(model.community_id == community_id, model.id == id_)
+    return db.session.scalar(lock_for_update(stmt).execution_options(populate_existing=True))
+
+
+def lock_due(model: Any, *conditions: Any, order_by: Sequence[Any], limit: int) -> list[Any]:
+    """Up to ``limit`` rows of a distributed table that meet ``conditions`` (the first by
+    ``order_by``), locked ``FOR UPDATE SKIP LOCKED`` — what a job takes (expired vouchers, due
+    messages): a row another transaction holds is left to it. The candidates are read unlocked
+    (on Citus from every shard), then locked community by community, each lock on one shard
+    (Citus refuses a ``FOR UPDATE`` over several); a candidate that changed meanwhile no longer
+    meets ``conditions`` and is not taken."""
+    candidates = db.session.execute(sa.select(model.community_id, model.id).where(*conditions)
+                                    .order_by(*order_by).limit(limit)).all()
+    found: list[Any] = []
+    for community_id in sorted({row.community_id for row in candidates}):
+        ids = [row.id for row in candidates if row.community_id == community_id]
+        stmt = lock_for_update(sa.select(model).where(model.community_id == community_id, model.id.in_(ids),
+                                                      *conditions).order_by(*order_by), skip_locked=True)
+        found += db.session.scalars(stmt.execution_options(populate_existing=True)).all()
+    return found
 
 
 def dialect_name() -> str:

@@ -24,7 +24,20 @@ fails it. ``pointsbank db distribute`` lays the schema out from them.
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+
 DISTRIBUTION_COLUMN = "community_id"
+
+
+def tenant_key(columns: str | list[str], table: str, **options: Any) -> sa.ForeignKeyConstraint:
+    """A foreign key from a distributed table to another, through ``community_id``:
+    ``(household_id, community_id) -> households (id, community_id)``. A row can only name a row of
+    its own community, and Citus can check the key inside one shard."""
+    names = [columns] if isinstance(columns, str) else list(columns)
+    return sa.ForeignKeyConstraint([*names, DISTRIBUTION_COLUMN], [f"{table}.id", f"{table}.{DISTRIBUTION_COLUMN}"],
+                                   **options)
 
 #: one community's rows, sharded by ``community_id`` (in no particular order: the layout orders
 #: them by their foreign keys)

@@ -63,8 +63,13 @@ def downgrade():
         batch_op.drop_index('ix_household_proxies_community_id_user_id')
     op.drop_table('household_proxies')
     if op.get_bind().dialect.name == 'sqlite':
-        for column in ('frozen_at', 'frozen_note', 'frozen_reason'):  # in place (see upgrade)
-            op.execute(f'ALTER TABLE households DROP COLUMN {column}')
+        # a copy (batch mode), with the foreign keys off for the migrations (migrations/env.py): after
+        # 0011_tenants copied the table, the check is a table constraint, which SQLite's in-place
+        # DROP COLUMN refuses
+        with op.batch_alter_table('households', recreate='always') as batch_op:
+            batch_op.drop_constraint(op.f('ck_households_frozen_reason'), type_='check')
+            for column in ('frozen_at', 'frozen_note', 'frozen_reason'):
+                batch_op.drop_column(column)
     else:
         op.drop_constraint(op.f('ck_households_frozen_reason'), 'households', type_='check')
         op.drop_column('households', 'frozen_at')

@@ -14,8 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import BigId, UTCDateTime, tenant_community_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 ROLES = ("admin", "staff", "grid_worker", "resident", "cashier")
 STAFF_ROLES = ("staff", "grid_worker")
@@ -39,7 +40,7 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(sa.String(16))
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
     community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("communities.id"), index=True)
-    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(index=True)
     shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -53,10 +54,13 @@ class UserGrid(db.Model):
     """The grids a grid worker looks after."""
 
     __tablename__ = "user_grids"
+    __table_args__ = (
+        tenant_key("grid_id", "grids"),
+    )
 
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
-    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("grids.id"), primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"), index=True)
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = tenant_community_id(index=True)
 
 
 class ApiToken(db.Model):

@@ -34,7 +34,7 @@ from flask import g, has_request_context
 from pointsbank.auth.models import ROLES, User, UserGrid
 from pointsbank.community.models import Community, Household, HouseholdProxy, Region
 from pointsbank.errors import Forbidden, NotFound
-from pointsbank.database import execute
+from pointsbank.database import execute, row_by_id
 from pointsbank.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -209,7 +209,7 @@ def household_in_scope(actor: User, household_id: int, *roles: str,
                        read: Callable[[int], Any] | None = None, proxy: bool = False) -> Any:
     """The one reader of a household in the caller's scope: ``actor`` must have one of ``roles``
     (default :data:`HOUSEHOLD_READERS`; 403 otherwise), and the household must exist and be in
-    its scope (404 otherwise, whichever it is). ``read(household_id)`` reads it — an ORM
+    its scope (404 otherwise, whichever it is). ``read(household_id, community_id)`` reads it — an ORM
     ``Household`` or any row with ``id``, ``community_id`` and ``grid_id`` — or None; it is
     returned as read. Named variants: :func:`household_for` (the ORM object),
     :func:`household_ref` (one Core statement, for the hot paths), and
@@ -217,7 +217,8 @@ def household_in_scope(actor: User, household_id: int, *roles: str,
     With ``proxy`` (the see-and-spend paths only), an open proxy grant (:func:`is_proxy_for`)
     also lets ``actor`` in."""
     require_role(actor, *(roles or HOUSEHOLD_READERS))
-    found = (read or _read_ref)(household_id)
+    # a community login reads within its community (one shard on Citus); an admin's has none
+    found = (read or _read_ref)(household_id, actor.community_id)
     if found is None or not (_household_visible(actor, found.id, found.community_id, found.grid_id) or (
             proxy and is_proxy_for(actor, found.id, found.community_id))):
         raise NotFound()
@@ -229,8 +230,8 @@ def household_for(actor: User, household_id: int, *roles: str, proxy: bool = Fal
     return household_in_scope(actor, household_id, *roles, read=_read_object, proxy=proxy)
 
 
-def _read_object(household_id: int) -> Household | None:
-    return db.session.get(Household, household_id)
+def _read_object(household_id: int, community_id: int | None) -> Household | None:
+    return row_by_id(Household, household_id, community_id)
 
 
 @dataclass(frozen=True)
@@ -255,19 +256,21 @@ class HouseholdRef:
     sms_opt_out: bool = False
 
 
-@functools.lru_cache(maxsize=1)
-def _household_ref_statement() -> sa.Select:
+@functools.lru_cache(maxsize=2)
+def _household_ref_statement(in_community: bool) -> sa.Select:
     households, communities = Household.__table__, Community.__table__
-    return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, communities.c.timezone,
+    stmt = (sa.select(households.c.id, households.c.community_id, households.c.grid_id, communities.c.timezone,
                       communities.c.notice_days, communities.c.base_points, communities.c.voucher_ttl_hours,
                       households.c.number, households.c.frozen_reason, households.c.frozen_note,
                       households.c.frozen_at, households.c.phone, households.c.sms_opt_out)
             .join(communities, communities.c.id == households.c.community_id)
             .where(households.c.id == sa.bindparam("household_id")))
+    return stmt.where(households.c.community_id == sa.bindparam("community_id")) if in_community else stmt
 
 
-def _read_ref(household_id: int) -> Any:
-    return execute(_household_ref_statement(), {"household_id": household_id}).first()
+def _read_ref(household_id: int, community_id: int | None) -> Any:
+    return execute(_household_ref_statement(community_id is not None),
+                   {"household_id": household_id, "community_id": community_id}).first()
 
 
 def household_ref(actor: User, household_id: int, *roles: str, proxy: bool = False) -> HouseholdRef:
@@ -290,7 +293,9 @@ def households_in_scope(actor: User, stmt: sa.Select) -> sa.Select:
     if actor.role == "resident":
         return stmt.where(Household.id == actor.household_id)
     if actor.role == "grid_worker":
-        return stmt.where(Household.grid_id.in_(sa.select(UserGrid.grid_id).where(UserGrid.user_id == actor.id)))
+        return stmt.where(Household.community_id == actor.community_id, Household.grid_id.in_(
+            sa.select(UserGrid.grid_id).where(UserGrid.community_id == actor.community_id,
+                                              UserGrid.user_id == actor.id)))
     return stmt
 
 

@@ -24,7 +24,7 @@ from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import ROLES, ApiToken, User, UserGrid
 from pointsbank.community.models import Community, Grid, Household, Region
 from pointsbank.errors import BadRequest, Conflict, NotFound, Unauthorized
-from pointsbank.database import execute
+from pointsbank.database import execute, row_by_id
 from pointsbank.extensions import db
 
 
@@ -135,7 +135,8 @@ def create_user(actor: User | None, *, role: str, username: str, password: str,
         community = db.session.get(Community, community_id)
         if community is None:
             raise NotFound()
-    household = db.session.get(Household, household_id) if household_id is not None else None
+    household = (row_by_id(Household, household_id, community.id if community is not None else None)
+                 if household_id is not None else None)
     if household_id is not None and household is None:
         raise NotFound(_l("No household with id %(id)s."), id=household_id)
     if household is not None:

@@ -14,8 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import UTCDateTime, utcnow
+from pointsbank.database import UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 #: wrong PINs in a row that block a card
 MAX_WRONG_PINS = 5
@@ -27,18 +28,18 @@ class HouseholdCard(db.Model):
         sa.CheckConstraint(f"wrong_pins >= 0 AND wrong_pins <= {MAX_WRONG_PINS}", name="wrong_pins_range"),
         sa.Index("uq_household_cards_live", "community_id", "household_id", unique=True,
                  postgresql_where=sa.text("revoked_at IS NULL"), sqlite_where=sa.text("revoked_at IS NULL")),
-        sa.UniqueConstraint("community_id", "id", name="uq_household_cards_community_id_id"),
+        tenant_key("household_id", "households"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id()
+    household_id: Mapped[int] = mapped_column(index=True)
     #: the signing key (the community's voucher key) that signed the card's credential
     kid: Mapped[str] = mapped_column(sa.String(32))
     pin_hash: Mapped[str] = mapped_column(sa.String(255))
     wrong_pins: Mapped[int] = mapped_column(default=0)
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_by_id: Mapped[int | None] = mapped_column()
+    issued_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -44,9 +44,8 @@ from pointsbank.cards.errors import CardBlocked, CardOrCode, CardForged, CardMal
 from pointsbank.cards.models import MAX_WRONG_PINS, HouseholdCard
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import dialect_name, execute, lock_for_update
+from pointsbank.database import dialect_name, execute, lock_for_update, row_by_id
 from pointsbank.errors import DomainError, NotFound
-from pointsbank.extensions import db
 from pointsbank.notify import services as notify
 from pointsbank.redeem import card_receipts, keys, redemptions
 from pointsbank.redeem.services import PointsNotPositive, ShopInactive, receipt_view
@@ -166,14 +165,14 @@ def inspect(actor: User, *, card: str) -> dict[str, Any]:
     policy.require_role(actor, "cashier")
     claims = verified(card.strip() if isinstance(card, str) else card)
     _shop_for(actor, claims.community_id)
-    row = db.session.get(HouseholdCard, claims.card_id)
+    row = row_by_id(HouseholdCard, claims.card_id, claims.community_id)
     if row is None or row.community_id != claims.community_id or row.household_id != claims.household_id:
         raise CardNotFound()
     if row.revoked_at is not None:
         raise CardRevoked()
     if row.blocked_at is not None:
         raise CardBlocked(details={"attempts_left": 0})
-    freeze.ensure_not_frozen(row.household_id)
+    freeze.ensure_not_frozen(row.community_id, row.household_id)
     return {"card_id": row.id, "attempts_left": MAX_WRONG_PINS - row.wrong_pins}
 
 
@@ -181,7 +180,7 @@ def check(actor: User, *, card: str, pin: str) -> dict[str, Any]:
     """The PIN pad's step: the card and PIN checked (counted, audited), the household not frozen;
     answers what the cashier needs next, never the household's balance."""
     shop, row = locked_card(actor, card, pin)
-    freeze.ensure_not_frozen(row.household_id)
+    freeze.ensure_not_frozen(row.community_id, row.household_id)
     return {"card_id": row.id, "shop_id": shop.id, "shop_name": shop.name, "community_id": row.community_id}
 
 
@@ -196,7 +195,7 @@ def pay(actor: User, *, card: str, pin: str, points: int | None = None,
     community_id, household_id = row.community_id, row.household_id
     try:
         shop_account, household_account, locked = redemptions.lock_accounts(community_id, shop.id, household_id)
-        freeze.ensure_not_frozen(household_id)  # after the account lock: see community.freeze
+        freeze.ensure_not_frozen(community_id, household_id)  # after the account lock: see community.freeze
         basket = None
         if items is not None:
             holder = SimpleNamespace(household_id=household_id, community_id=community_id, timezone=row.timezone)

@@ -11,8 +11,8 @@ The state lives on the household row (``frozen_reason``, ``frozen_note``, ``froz
 path that already reads that row checks the column it has; every other path calls the one
 function :func:`ensure_not_frozen` *after* it has locked the household's ledger account::
 
-    locks = ledger.lock(household_ids=[household_id], …)
-    freeze.ensure_not_frozen(household_id)        # 422 household_frozen, nothing written
+    locks = ledger.lock(community_id, household_ids=[household_id], …)
+    freeze.ensure_not_frozen(community_id, household_id)  # 422 household_frozen, nothing written
 
 :func:`freeze_household` takes that same account lock before it writes the columns, so a
 movement that holds the lock finishes first and one that waits for it reads the frozen state
@@ -80,33 +80,36 @@ def _frozen_statement() -> sa.Select:
     households = Household.__table__
     return (sa.select(households.c.id, households.c.number, households.c.frozen_reason, households.c.frozen_note,
                       households.c.frozen_at)
-            .where(households.c.id.in_(sa.bindparam("ids", expanding=True)),
+            .where(households.c.community_id == sa.bindparam("community_id"),
+                   households.c.id.in_(sa.bindparam("ids", expanding=True)),
                    households.c.frozen_reason.is_not(None)))
 
 
-def frozen_among(household_ids: Iterable[int]) -> dict[int, Any]:
-    """The frozen ones of these households: id → row (number, frozen_reason, note, at); one statement."""
+def frozen_among(community_id: int, household_ids: Iterable[int]) -> dict[int, Any]:
+    """The frozen ones of these households of the community: id → row (number, frozen_reason,
+    note, at); one statement."""
     ids = sorted(set(household_ids))
     if not ids:
         return {}
     found: dict[int, Any] = {}
     for start in range(0, len(ids), 1000):
-        found.update((row.id, row) for row in execute(_frozen_statement(), {"ids": ids[start:start + 1000]}))
+        found.update((row.id, row) for row in execute(_frozen_statement(), {
+            "community_id": community_id, "ids": ids[start:start + 1000]}))
     return found
 
 
-def ensure_not_frozen(household_id: int) -> None:
+def ensure_not_frozen(community_id: int, household_id: int) -> None:
     """Refuse with 422 ``household_frozen`` if the household is frozen. Call it after the
     household's ledger account is locked (see the module docstring); one primary-key read."""
-    row = frozen_among([household_id]).get(household_id)
+    row = frozen_among(community_id, [household_id]).get(household_id)
     if row is not None:
         raise refusal(row.number, row.frozen_reason, row.frozen_note, row.frozen_at)
 
 
-def ensure_none_frozen(household_ids: Iterable[int]) -> None:
+def ensure_none_frozen(community_id: int, household_ids: Iterable[int]) -> None:
     """:func:`ensure_not_frozen` for many households at once (a group record): the first frozen
     one is named, ``details.household_ids`` lists them all."""
-    frozen = frozen_among(household_ids)
+    frozen = frozen_among(community_id, household_ids)
     if frozen:
         first = frozen[min(frozen)]
         error = refusal(first.number, first.frozen_reason, first.frozen_note, first.frozen_at)
@@ -128,7 +131,7 @@ def freeze_household(actor: User, household_id: int, *, reason: str, note: str |
     frozen household again changes its reason and note. Audited as ``household.freeze``."""
     household = policy.household_for(actor, household_id, "staff")
     policy.ensure_not_own_household(actor, household.id)
-    ledger.lock_household_accounts([household.id])  # movements in flight finish first (module docstring)
+    ledger.lock_household_accounts(household.community_id, [household.id])  # movements in flight finish first
     db.session.refresh(household)
     before = {"reason": household.frozen_reason, "note": household.frozen_note}
     household.frozen_reason = reason
@@ -145,7 +148,7 @@ def unfreeze_household(actor: User, household_id: int) -> Household:
     """Unfreeze: everything works again as before; the freeze stays in the audit trail."""
     household = policy.household_for(actor, household_id, "staff")
     policy.ensure_not_own_household(actor, household.id)
-    ledger.lock_household_accounts([household.id])
+    ledger.lock_household_accounts(household.community_id, [household.id])
     db.session.refresh(household)
     if household.frozen_reason is None:
         raise HouseholdNotFrozen()

@@ -13,8 +13,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from pointsbank.database import UTCDateTime, utcnow
+from pointsbank.database import UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 REGION_KINDS = ("province", "city", "county", "town")
 
@@ -82,8 +83,8 @@ class Grid(db.Model):
     __tablename__ = "grids"
     __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"), index=True)
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id(index=True)
     name: Mapped[str] = mapped_column(sa.String(100))
 
 
@@ -96,14 +97,15 @@ class Household(db.Model):
         sa.UniqueConstraint("community_id", "number"),
         sa.CheckConstraint(sa.text("frozen_reason IS NULL OR frozen_reason IN ('moved_away','deceased','under_review')"),
                            name="frozen_reason"),
+        tenant_key("grid_id", "grids"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"), index=True)
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id(index=True)
     number: Mapped[str] = mapped_column(sa.String(32))
     head_name: Mapped[str] = mapped_column(sa.String(100))
     address: Mapped[str | None] = mapped_column(sa.String(255))
-    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grids.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: frozen (moved away, deceased, under review): nothing moves until unfreeze — see community.freeze
     frozen_reason: Mapped[str | None] = mapped_column(sa.String(16))
@@ -115,21 +117,33 @@ class Household(db.Model):
     sms_opt_out: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     community: Mapped[Community] = relationship(lazy="joined", innerjoin=True)
-    grid: Mapped[Grid | None] = relationship(lazy="joined")
+    # joined on the community too (the key is (grid_id, community_id)); only grid_id is written
+    # through it, community_id belongs to the household
+    grid: Mapped[Grid | None] = relationship(
+        lazy="joined",
+        primaryjoin="and_(Grid.id == foreign(Household.grid_id), Grid.community_id == Household.community_id)")
     residents: Mapped[list["Resident"]] = relationship(
-        back_populates="household", order_by="Resident.id", lazy="selectin")
+        back_populates="household", order_by="Resident.id", lazy="selectin",
+        primaryjoin="and_(Household.id == foreign(Resident.household_id), "
+                    "Household.community_id == Resident.community_id)")
 
 
 class Resident(db.Model):
     __tablename__ = "residents"
+    __table_args__ = (
+        tenant_key("household_id", "households"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"), index=True)
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id(index=True)
+    household_id: Mapped[int] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    household: Mapped[Household] = relationship(back_populates="residents")
+    household: Mapped[Household] = relationship(
+        back_populates="residents",
+        primaryjoin="and_(Household.id == foreign(Resident.household_id), "
+                    "Household.community_id == Resident.community_id)")
 
 
 class HouseholdProxy(db.Model):
@@ -142,13 +156,14 @@ class HouseholdProxy(db.Model):
         sa.Index("ix_household_proxies_community_id_user_id", "community_id", "user_id"),
         sa.Index("uq_household_proxies_open", "community_id", "household_id", "user_id", unique=True,
                  sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
+        tenant_key("household_id", "households"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"))
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id()
+    household_id: Mapped[int] = mapped_column()
+    user_id: Mapped[int] = mapped_column()
+    granted_by_id: Mapped[int | None] = mapped_column()
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_by_id: Mapped[int | None] = mapped_column()

@@ -147,7 +147,7 @@ def audit_uses(response: Response) -> Response:
     replicas.leave()  # the audit row is written on the primary
     try:
         for user_id, household_id, community_id in uses:
-            user, household = db.session.get(User, user_id), db.session.get(Household, household_id)
+            user, household = db.session.get(User, user_id), db.session.get(Household, (household_id, community_id))
             audit.record(user, "proxy.use", community_id=community_id, target_type="household",
                          target_id=household_id,
                          data={"proxy": user_label(user), "household": household_label(household),

@@ -228,12 +228,13 @@ def household_view(actor: User, household_id: int | None) -> dict[str, Any] | No
                           base_points=row.base_points)
 
 
-def _read_view_row(household_id: int) -> Any:
-    return execute(_household_view_statement(dialect_name()), {"household_id": household_id}).first()
+def _read_view_row(household_id: int, community_id: int | None) -> Any:
+    return execute(_household_view_statement(dialect_name(), community_id is not None),
+                   {"household_id": household_id, "community_id": community_id}).first()
 
 
-@functools.lru_cache(maxsize=2)
-def _household_view_statement(dialect: str) -> sa.Select:
+@functools.lru_cache(maxsize=4)
+def _household_view_statement(dialect: str, in_community: bool) -> sa.Select:
     from pointsbank.ledger.models import Account
 
     households, communities, grids, accounts, residents = (Household.__table__, Community.__table__,
@@ -244,7 +245,7 @@ def _household_view_statement(dialect: str) -> sa.Select:
                                       else sa.func.json_group_array(pair), sa.JSON)).where(
         residents.c.community_id == households.c.community_id,
         residents.c.household_id == households.c.id).scalar_subquery()
-    return (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
+    stmt = (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
                       households.c.head_name, households.c.address, communities.c.base_points,
                       grids.c.name.label("grid"), accounts.c.balance, households.c.frozen_reason,
                       households.c.frozen_note, households.c.frozen_at, households.c.phone,
@@ -255,6 +256,8 @@ def _household_view_statement(dialect: str) -> sa.Select:
                          .outerjoin(accounts, sa.and_(accounts.c.household_id == households.c.id,
                                                       accounts.c.community_id == households.c.community_id)))
             .where(households.c.id == sa.bindparam("household_id")))
+    # a community login's household is read on its community's shard (an admin's login has none)
+    return stmt.where(households.c.community_id == sa.bindparam("community_id")) if in_community else stmt
 
 
 def list_households(actor: User, community_id: int, *, q: str | None = None, grid: str | None = None,

@@ -68,15 +68,22 @@ def shop_account(community_id: int, shop_id: int, *, create: bool = True) -> int
     return account_id
 
 
-def household_account_id(household_id: int) -> int:
-    account_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household_id))
+def household_account_id(household_id: int, *, community_id: int | None = None) -> int:
+    """The household's ledger account; the use cases name its community (one shard on Citus)."""
+    stmt = sa.select(Account.id).where(Account.household_id == household_id)
+    if community_id is not None:
+        stmt = stmt.where(Account.community_id == community_id)
+    account_id = db.session.scalar(stmt)
     if account_id is None:
         raise NotFound()
     return account_id
 
 
-def household_balance(household_id: int) -> int:
-    balance = db.session.scalar(sa.select(Account.balance).where(Account.household_id == household_id))
+def household_balance(household_id: int, *, community_id: int | None = None) -> int:
+    stmt = sa.select(Account.balance).where(Account.household_id == household_id)
+    if community_id is not None:
+        stmt = stmt.where(Account.community_id == community_id)
+    balance = db.session.scalar(stmt)
     return int(balance or 0)
 
 
@@ -86,14 +93,16 @@ def account_balance(account_id: int) -> int:
         Posting.account_id == account_id)) or 0)
 
 
-def household_postings(account_id: int, *, limit: int, before_id: int | None) -> list[sa.Row]:
+def household_postings(community_id: int, account_id: int, *, limit: int, before_id: int | None) -> list[sa.Row]:
     """A household's history, newest first: each posting with its transaction's kind and reference."""
     stmt = (sa.select(Posting.id, Posting.points, Posting.balance_after, Posting.created_at,
                       LedgerTransaction.id.label("transaction_id"), LedgerTransaction.kind,
                       LedgerTransaction.reference_type, LedgerTransaction.reference_id, LedgerTransaction.memo,
                       LedgerTransaction.reversal_of_id)
-            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
-            .where(Posting.account_id == account_id).order_by(Posting.id.desc()).limit(limit))
+            .join(LedgerTransaction, sa.and_(LedgerTransaction.id == Posting.transaction_id,
+                                             LedgerTransaction.community_id == Posting.community_id))
+            .where(Posting.community_id == community_id, Posting.account_id == account_id)
+            .order_by(Posting.id.desc()).limit(limit))
     if before_id is not None:
         stmt = stmt.where(Posting.id < before_id)
     return list(db.session.execute(stmt))

@@ -19,7 +19,7 @@ from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Adjustment
 from pointsbank.notify import services as notify
-from pointsbank.database import lock_for_update
+from pointsbank.database import lock_for_update, lock_row
 
 
 class SecondPersonRequired(Unprocessable):
@@ -51,8 +51,7 @@ def _pending(actor: User, adjustment_id: int) -> Adjustment:
     decisions at once cannot both pass the ``pending`` check (PostgreSQL; SQLite's immediate
     write transaction already serialises them)."""
     policy.require_role(actor, "staff")
-    adjustment = db.session.scalar(lock_for_update(sa.select(Adjustment).where(Adjustment.id == adjustment_id))
-                                   .execution_options(populate_existing=True))
+    adjustment = lock_row(Adjustment, adjustment_id, actor.community_id)
     if adjustment is None:
         raise NotFound()
     policy.household_for(actor, adjustment.household_id, "staff")
@@ -99,12 +98,12 @@ def list_adjustments(actor: User, community_id: int, *, status: str | None = Non
 
 def _post(actor: User, adjustment: Adjustment) -> None:
     # lock the row so two approvers cannot both post it
-    locked = db.session.execute(lock_for_update(sa.select(Adjustment.status)
-                                                .where(Adjustment.id == adjustment.id))).scalar_one()
+    locked = db.session.execute(lock_for_update(sa.select(Adjustment.status).where(
+        Adjustment.community_id == adjustment.community_id, Adjustment.id == adjustment.id))).scalar_one()
     if locked != "pending":
         raise AdjustmentNotPending()
     issuance = ledger.system_accounts(adjustment.community_id)["issuance"]
-    account = ledger.household_account_id(adjustment.household_id)
+    account = ledger.household_account_id(adjustment.household_id, community_id=adjustment.community_id)
     posted = ledger.post(adjustment.community_id, "adjustment",
                          [(issuance, -adjustment.points), (account, adjustment.points)],
                          actor_id=actor.id, reference=("adjustment", adjustment.id), memo=adjustment.reason[:255])

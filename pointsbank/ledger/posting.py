@@ -45,7 +45,8 @@ from flask_babel import lazy_gettext as _l
 
 from pointsbank import clock
 from pointsbank.bulk import insert_rows
-from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update, next_id_column, next_ids
+from pointsbank.database import (dialect_name, execute, is_citus, is_postgresql, lock_for_update, next_id_column,
+                                 next_ids)
 from pointsbank.errors import Conflict, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.ledger.accounts import LedgerError, new_household_account, system_accounts
@@ -144,13 +145,30 @@ def locked_columns(dialect: str) -> list[Any]:
             next_transaction_id(dialect)]
 
 
+class _Drawn:
+    """A locked row with the ids drawn apart from its lock statement (on Citus, see :func:`lock`)."""
+
+    def __init__(self, row: Any, **drawn: int) -> None:
+        self.__dict__.update(row._mapping, **drawn)
+
+
+def _draws_in_lock(dialect: str) -> bool:
+    """Whether a lock statement draws ids itself (``nextval`` in an InitPlan). Not on Citus: there
+    the statement runs on the shard's worker, whose sequences hand out another range (2^48 × its
+    group), so transaction ids would no longer follow the order they were written in; the ids
+    are drawn on the coordinator instead, one statement more (:func:`next_ids`)."""
+    return dialect != "postgresql" or not is_citus()
+
+
 @functools.lru_cache(maxsize=32)
-def _statement(dialect: str, households: str, shop: bool, draw: tuple[sa.Table, str] | None) -> sa.Select:
+def _statement(dialect: str, households: str, shop: bool, draw: tuple[sa.Table, str] | None,
+               draws: bool = True) -> sa.Select:
     """Built once per shape: ``households`` is "none", "one" (``= :household_id``) or "many"
-    (an expanding ``IN``); ``shop`` adds the shop's account by its key."""
+    (an expanding ``IN``); ``shop`` adds the shop's account by its key; every shape names the
+    community (one shard on Citus)."""
     accounts = Account.__table__
-    columns = [*locked_columns(dialect), accounts.c.household_id]
-    if draw is not None:
+    columns = [*(locked_columns(dialect) if draws else _head_columns()), accounts.c.household_id]
+    if draw is not None and draws:
         columns.append(next_id_column(draw[0], dialect, draw[1]))
     owners = []
     if households == "one":
@@ -158,96 +176,117 @@ def _statement(dialect: str, households: str, shop: bool, draw: tuple[sa.Table, 
     elif households == "many":
         owners.append(accounts.c.household_id.in_(sa.bindparam("household_ids", expanding=True)))
     if shop:
-        owners.append(sa.and_(accounts.c.community_id == sa.bindparam("community_id"),
-                              accounts.c.key == sa.bindparam("shop_key")))
-    stmt = sa.select(*columns).where(sa.or_(*owners)).order_by(accounts.c.id)
+        owners.append(accounts.c.key == sa.bindparam("shop_key"))
+    stmt = (sa.select(*columns).where(accounts.c.community_id == sa.bindparam("community_id"), sa.or_(*owners))
+            .order_by(accounts.c.id))
     return lock_for_update(stmt, dialect, of=accounts)
 
 
-def lock(*, household_ids: Iterable[int] = (), shop: tuple[int, int] | None = None,
+def lock(community_id: int, *, household_ids: Iterable[int] = (), shop: int | None = None,
          draw: tuple[sa.Table, str] | None = None) -> Locks:
-    """Lock the accounts of these households and of this shop (``(community_id, shop_id)``) in
-    one statement, drawing the next ledger transaction's id (and ``draw``'s, a column named
+    """Lock the accounts of these households of the community and of this shop (its id) in one
+    statement, drawing the next ledger transaction's id (and ``draw``'s, an attribute named
     ``draw[1]`` on every row). An account that does not exist is simply absent from the handle."""
     ids = sorted(set(household_ids))
     if not ids and shop is None:
         return Locks()  # nothing to lock: no statement
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"community_id": community_id}
+    shop_key = None
     if shop is not None:
-        shop_key = f"shop:{shop[1]}"
-        params.update(community_id=shop[0], shop_key=shop_key)
-    else:
-        shop_key = None
+        shop_key = f"shop:{shop}"
+        params["shop_key"] = shop_key
     dialect = dialect_name()
+    draws = _draws_in_lock(dialect)
+    if len(ids) > LOCK_CHUNK:
+        if shop is not None or draw is not None:
+            raise ValueError(f"a shop or a drawn id is locked with at most {LOCK_CHUNK} households")
+        rows: list[Any] = []
+        for start in range(0, len(ids), LOCK_CHUNK):
+            rows += execute(_statement(dialect, "many", False, None, draws),
+                            {**params, "household_ids": ids[start:start + LOCK_CHUNK]})
+        return Locks(rows)
     if len(ids) == 1:
-        return Locks(execute(_statement(dialect, "one", shop is not None, draw), {**params, "household_id": ids[0]}),
-                     shop_key)
-    if len(ids) <= LOCK_CHUNK:
-        households = "many" if ids else "none"
-        return Locks(execute(_statement(dialect, households, shop is not None, draw),
-                             {**params, "household_ids": ids} if ids else params), shop_key)
-    if shop is not None or draw is not None:
-        raise ValueError(f"a shop or a drawn id is locked with at most {LOCK_CHUNK} households")
-    rows: list[Any] = []
-    for start in range(0, len(ids), LOCK_CHUNK):
-        rows += execute(_statement(dialect, "many", False, None), {"household_ids": ids[start:start + LOCK_CHUNK]})
-    return Locks(rows)
+        params["household_id"] = ids[0]
+    elif ids:
+        params["household_ids"] = ids
+    shape = "one" if len(ids) == 1 else "many" if ids else "none"
+    rows = execute(_statement(dialect, shape, shop is not None, draw, draws), params).all()
+    if not draws and rows:
+        drawn = {"next_transaction_id": next_ids(LedgerTransaction.__table__, 1)[0]}
+        if draw is not None:
+            drawn[draw[1]] = next_ids(draw[0], 1)[0]
+        rows = [_Drawn(row, **drawn) for row in rows]
+    return Locks(rows, shop_key)
 
 
-def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Any]:
-    """Lock the households' ledger accounts in id order (:func:`lock`) and return household
-    id → the locked row, which ``post`` takes as ``locked`` instead of locking again."""
-    return lock(household_ids=household_ids).households
+def lock_household_accounts(community_id: int, household_ids: Iterable[int]) -> dict[int, Any]:
+    """Lock the community's households' ledger accounts in id order (:func:`lock`) and return
+    household id → the locked row, which ``post`` takes as ``locked`` instead of locking again."""
+    return lock(community_id, household_ids=household_ids).households
 
 
-@functools.lru_cache(maxsize=2)
-def _by_id(dialect: str) -> sa.Select:
+def _head_columns() -> list[Any]:
     accounts = Account.__table__
-    stmt = (sa.select(*locked_columns(dialect))
-            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    return [accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance, accounts.c.last_hash]
+
+
+@functools.lru_cache(maxsize=4)
+def _by_id(dialect: str, draws: bool = True) -> sa.Select:
+    accounts = Account.__table__
+    stmt = (sa.select(*(locked_columns(dialect) if draws else _head_columns()))
+            .where(accounts.c.community_id == sa.bindparam("community_id"),
+                   accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
     return lock_for_update(stmt, dialect, of=accounts)
 
 
-def lock_by_id(account_ids: Sequence[int]) -> list[Any]:
-    """Lock these accounts (ids ascending) in id order and draw the next transaction's id: what
-    ``post`` sends when its caller did not :func:`lock` the accounts first. Rows as :func:`lock`'s."""
-    return execute(_by_id(dialect_name()), {"ids": account_ids}).all()
+def lock_by_id(community_id: int, account_ids: Sequence[int]) -> list[Any]:
+    """Lock these accounts of the community (ids ascending) in id order and draw the next
+    transaction's id (not on Citus: ``post`` then takes it from its insert): what ``post`` sends
+    when its caller did not :func:`lock` the accounts first. Rows as :func:`lock`'s."""
+    dialect = dialect_name()
+    return execute(_by_id(dialect, _draws_in_lock(dialect)), {"community_id": community_id, "ids": account_ids}).all()
 
 
 @functools.lru_cache(maxsize=2)
 def _heads_by_id(dialect: str) -> sa.Select:
     accounts = Account.__table__
-    stmt = (sa.select(accounts.c.id, accounts.c.community_id, accounts.c.kind, accounts.c.balance,
-                      accounts.c.last_hash)
-            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
+    stmt = (sa.select(*_head_columns())
+            .where(accounts.c.community_id == sa.bindparam("community_id"),
+                   accounts.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(accounts.c.id))
     return lock_for_update(stmt, dialect, of=accounts)
 
 
-def lock_many(account_ids: Iterable[int], chunk: int = LOCK_CHUNK) -> list[Any]:
-    """Lock many accounts in id order, ``chunk`` per statement, drawing no id (``post_many``
-    draws its transactions' ids at once): rows of id, community_id, kind, balance, last_hash."""
+def lock_many(community_id: int, account_ids: Iterable[int], chunk: int = LOCK_CHUNK) -> list[Any]:
+    """Lock many accounts of the community in id order, ``chunk`` per statement, drawing no id
+    (``post_many`` draws its transactions' ids at once): rows of id, community_id, kind, balance, last_hash."""
     ids = sorted(set(account_ids))
     statement = _heads_by_id(dialect_name())
     rows: list[Any] = []
     for start in range(0, len(ids), chunk):
-        rows += db.session.execute(statement, {"ids": ids[start:start + chunk]})  # as the ORM session: flushes first
+        rows += db.session.execute(statement, {"community_id": community_id,  # as the ORM session: flushes first
+                                               "ids": ids[start:start + chunk]})
     return rows
 
 
 @functools.lru_cache(maxsize=2)
 def _accounts_by_id(dialect: str) -> sa.Select:
     accounts = Account.__table__
-    return lock_for_update(sa.select(accounts.c.id).where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
+    return lock_for_update(sa.select(accounts.c.id).where(accounts.c.community_id == sa.bindparam("community_id"),
+                                                          accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
                            .order_by(accounts.c.id), dialect)
 
 
-def lock_accounts(account_ids: Iterable[int]) -> None:
-    """Lock these accounts in id order, whatever their owners (an offline sync holds a shop's
-    accounts in several communities and many households' before it posts several transactions;
-    each ``post`` then finds them already held)."""
-    ids = sorted(set(account_ids))
-    if ids:
-        execute(_accounts_by_id(dialect_name()), {"ids": ids}).all()
+def lock_accounts(account_ids: Mapping[int, Iterable[int]]) -> None:
+    """Lock these accounts (community id → its account ids), whatever their owners, community by
+    community in id order: an offline sync holds a shop's accounts in several communities and
+    many households' before it posts several transactions; each ``post`` then finds them already
+    held. One statement per community (one shard each on Citus, which refuses a ``FOR UPDATE``
+    over several)."""
+    statement = _accounts_by_id(dialect_name())
+    for community_id in sorted(account_ids):
+        ids = sorted(set(account_ids[community_id]))
+        if ids:
+            execute(statement, {"community_id": community_id, "ids": ids}).all()
 
 
 # --- the core ------------------------------------------------------------------------------
@@ -353,7 +392,7 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
     if locked is not None and all(a in locked for a in chained_ids):
         rows = [locked[a] for a in chained_ids]
     else:
-        rows = lock_by_id(chained_ids)
+        rows = lock_by_id(community_id, chained_ids)
     heads = _heads(rows, community_id, len(chained_ids))
     if minimums:
         deltas = dict(legs)
@@ -384,7 +423,8 @@ def post(community_id: int, kind: str, legs: Sequence[tuple[int, int]], *, actor
         # Core, not the ORM's bulk insert: that one splits rows by which values are None (two
         # statements for the household leg and the system leg); this is one executemany
         execute(_posting_insert(), [dict(zip(POSTING_COLUMNS, row)) for row in postings])
-        execute(_balance_update(), [{"b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in heads.items()])
+        execute(_balance_update(), [{"b_community_id": community_id, "b_id": a, "b_balance": b, "b_hash": h}
+                                    for a, (b, h) in heads.items()])
     return Posted(transaction_id=transaction.id, created_at=transaction.created_at, balances=balances)
 
 
@@ -403,8 +443,8 @@ def _write_statement(postings: int, updates: int) -> tuple[sa.TextClause, tuple[
             + ", ".join(f":{k}" for k in transaction_keys) + "))",
             f"p AS (INSERT INTO {posting_table.name} ({', '.join(POSTING_COLUMNS)}) VALUES "
             + ", ".join("(" + ", ".join(f":{k}" for k in keys) + ")" for keys in posting_keys) + ")"]
-    ctes += [f"u{i} AS (UPDATE accounts SET balance = :{b}, last_hash = :{h} WHERE id = :{a})"
-             for i, (a, b, h) in enumerate(update_keys)]
+    ctes += [f"u{i} AS (UPDATE accounts SET balance = :{b}, last_hash = :{h} "
+             f"WHERE community_id = :t_community_id AND id = :{a})" for i, (a, b, h) in enumerate(update_keys)]
     typed = [sa.bindparam(k, type_=transactions.c[c].type) for k, c in zip(transaction_keys, TRANSACTION_COLUMNS)]
     typed += [sa.bindparam(k, type_=posting_table.c[c].type) for keys in posting_keys
               for k, c in zip(keys, POSTING_COLUMNS)]
@@ -431,7 +471,8 @@ def _posting_insert() -> sa.Insert:
 @functools.lru_cache(maxsize=1)
 def _balance_update() -> sa.Update:
     accounts = Account.__table__
-    return sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id")).values(
+    return sa.update(accounts).where(accounts.c.community_id == sa.bindparam("b_community_id"),
+                                     accounts.c.id == sa.bindparam("b_id")).values(
         balance=sa.bindparam("b_balance"), last_hash=sa.bindparam("b_hash"))
 
 
@@ -453,7 +494,7 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
         legs = _entry_legs(entry.legs)
         touched.update(_chained(legs, system_ids))
         prepared.append((entry, legs))
-    heads = _heads(lock_many(touched, BULK_CHUNK), community_id, len(touched))
+    heads = _heads(lock_many(community_id, touched, BULK_CHUNK), community_id, len(touched))
 
     created_at = clock.now()
     transaction_ids = next_ids(LedgerTransaction.__table__, len(prepared))
@@ -475,22 +516,22 @@ def post_many(community_id: int, entries: Sequence[Entry]) -> list[Posted]:
 
     insert_rows(LedgerTransaction.__table__, TRANSACTION_COLUMNS, transaction_rows())
     insert_rows(Posting.__table__, POSTING_COLUMNS, posting_rows())
-    _update_accounts(sorted(heads.items()))
+    _update_accounts(community_id, sorted(heads.items()))
     return results
 
 
-def _update_accounts(heads: list[tuple[int, list]]) -> None:
+def _update_accounts(community_id: int, heads: list[tuple[int, list]]) -> None:
     """Each account's new balance and chain head (``[(id, [balance, last hash])]``): on PostgreSQL
     one ``UPDATE … FROM unnest(arrays)``, elsewhere executemany in batches."""
     if is_postgresql():
         db.session.execute(sa.text(
             "UPDATE accounts SET balance = heads.balance, last_hash = heads.last_hash "
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[]), CAST(:hashes AS varchar[])) "
-            "AS heads (id, balance, last_hash) WHERE accounts.id = heads.id"),
-            {"ids": [a for a, _ in heads], "balances": [b for _, (b, _) in heads],
+            "AS heads (id, balance, last_hash) WHERE accounts.community_id = :community_id AND accounts.id = heads.id"),
+            {"community_id": community_id, "ids": [a for a, _ in heads], "balances": [b for _, (b, _) in heads],
              "hashes": [h for _, (_, h) in heads]})
         return
-    updates = [{"b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in heads]
+    updates = [{"b_community_id": community_id, "b_id": a, "b_balance": b, "b_hash": h} for a, (b, h) in heads]
     for start in range(0, len(updates), BULK_CHUNK):
         db.session.execute(_balance_update(), updates[start:start + BULK_CHUNK])
 
@@ -510,10 +551,11 @@ def open_household_account(household_id: int, community_id: int, base_points: in
 def reverse(transaction_id: int, *, community_id: int, actor_id: int | None, kind: str = "reversal",
             memo: str | None = None, reference: tuple[str, object] | None = None) -> Posted:
     """Undo a transaction with a new one pointing at it; a transaction is reversed at most once."""
-    original = db.session.get(LedgerTransaction, transaction_id)
+    original = db.session.get(LedgerTransaction, (transaction_id, community_id))
     if original is None or original.community_id != community_id:
         raise NotFound()
-    if db.session.scalar(sa.select(LedgerTransaction.id).where(LedgerTransaction.reversal_of_id == transaction_id)):
+    if db.session.scalar(sa.select(LedgerTransaction.id).where(LedgerTransaction.community_id == community_id,
+                                                                LedgerTransaction.reversal_of_id == transaction_id)):
         raise AlreadyReversed()
     legs = [(a, -p) for a, p in db.session.execute(
         sa.select(Posting.account_id, Posting.points).where(Posting.transaction_id == transaction_id))]

@@ -25,8 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 CHANNELS = ("inbox", "sms")
 STATUSES = ("pending", "sent", "failed", "read")
@@ -44,12 +45,13 @@ class Notification(db.Model):
         sa.Index("ix_notifications_due", "status", "next_attempt_at"),
         # the inbox: a household's messages, newest first
         sa.Index("ix_notifications_inbox", "household_id", "channel", "id"),
+        tenant_key("household_id", "households"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"))
-    recipient_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    household_id: Mapped[int] = mapped_column()
+    recipient_user_id: Mapped[int | None] = mapped_column()
     recipient_phone: Mapped[str | None] = mapped_column(sa.String(20))
     channel: Mapped[str] = mapped_column(sa.String(8))
     template: Mapped[str] = mapped_column(sa.String(40))

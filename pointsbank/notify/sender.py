@@ -40,7 +40,7 @@ from flask import current_app
 
 from pointsbank import clock
 from pointsbank.community.models import Household
-from pointsbank.database import lock_for_update, unit_of_work
+from pointsbank.database import lock_due, unit_of_work
 from pointsbank.extensions import db
 from pointsbank.notify.models import Notification
 from pointsbank.notify.phones import masked
@@ -115,12 +115,17 @@ class SendReport:
 
 
 def _claim(now: datetime, after_id: int) -> Notification | None:
-    stmt = (sa.select(Notification)
-            .where(Notification.channel == "sms", Notification.status == "pending",
-                   Notification.next_attempt_at <= now, Notification.id > after_id)
-            .order_by(Notification.id).limit(1))
-    stmt = lock_for_update(stmt, skip_locked=True)
-    return db.session.scalar(stmt.execution_options(populate_existing=True))
+    """The next due SMS after ``after_id`` that no other sender holds, locked (skipping held ones)."""
+    while True:
+        due = (Notification.channel == "sms", Notification.status == "pending", Notification.next_attempt_at <= now,
+               Notification.id > after_id)
+        found = lock_due(Notification, *due, order_by=(Notification.id,), limit=1)
+        if found:
+            return found[0]
+        following = db.session.scalar(sa.select(Notification.id).where(*due).order_by(Notification.id).limit(1))
+        if following is None:
+            return None
+        after_id = following  # held by another sender: the one after it
 
 
 def _pause_for_tests() -> None:

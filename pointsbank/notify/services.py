@@ -34,7 +34,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community, Household
-from pointsbank.database import dialect_name, execute
+from pointsbank.database import dialect_name, execute, row_by_id
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.notify.models import Notification
@@ -224,7 +224,7 @@ def mark_all_read(actor: User) -> int:
 
 def set_own_sms_opt_out(actor: User, opt_out: bool) -> bool:
     """The resident's own choice on /home (staff set it with ``PATCH /households/{id}``)."""
-    household = db.session.get(Household, _own_household(actor))
+    household = row_by_id(Household, _own_household(actor), actor.community_id)
     if household is None:
         raise NotFound()
     if household.sms_opt_out != opt_out:

@@ -7,7 +7,9 @@ offline redemption a device synced (accepted, double spend or refused), once per
 * ``offline_redemptions``: what a device queued and synced. ``client_id`` (the phone's UUID)
   is unique within the device's community, so an item is taken at most once however often it
   is sent. ``voucher_community_id`` is the community whose household pays (its staff follow
-  the double spends up).
+  the double spends up). The voucher, household, redemption and ledger transaction it names are
+  that community's rows, so they are plain columns, not foreign keys: a key from one community's
+  shard to another's is one that distributed PostgreSQL cannot check (``pointsbank.tenancy``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import BigId, UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 OFFLINE_STATUSES = ("accepted", "double_spend", "refused")
 
@@ -43,14 +46,14 @@ class Device(db.Model):
     __tablename__ = "devices"
     __table_args__ = (sa.Index("ix_devices_community_id_shop_id", "community_id", "shop_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id()
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
     name: Mapped[str] = mapped_column(sa.String(100))
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_by_id: Mapped[int | None] = mapped_column()
 
 
 class OfflineRedemption(db.Model):
@@ -61,31 +64,32 @@ class OfflineRedemption(db.Model):
         sa.Index("ix_offline_redemptions_device_id_redeemed_at", "device_id", "redeemed_at"),
         sa.Index("ix_offline_redemptions_voucher_community_id_status", "voucher_community_id", "status"),
         sa.Index("ix_offline_redemptions_voucher_id", "voucher_id"),
+        tenant_key("device_id", "devices"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = tenant_id()
     #: the device's community (its shop's home)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id"))
+    community_id: Mapped[int] = tenant_community_id()
+    device_id: Mapped[int] = mapped_column()
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
     client_id: Mapped[str] = mapped_column(sa.String(36))
     #: the signed code as scanned (kept as evidence, a refused one too)
     code: Mapped[str] = mapped_column(sa.String(512))
-    voucher_id: Mapped[str | None] = mapped_column(sa.ForeignKey("vouchers.id"))
+    voucher_id: Mapped[str | None] = mapped_column()
     voucher_community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("communities.id"))
-    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"))
+    household_id: Mapped[int | None] = mapped_column()
     points: Mapped[int] = mapped_column()
     point_value_fen: Mapped[int | None] = mapped_column()
     value_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    synced_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    synced_by_id: Mapped[int] = mapped_column()
     status: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str | None] = mapped_column(sa.String(48))
     #: accepted: the redemption it became
-    redemption_id: Mapped[int | None] = mapped_column(sa.ForeignKey("redemptions.id"))
+    redemption_id: Mapped[int | None] = mapped_column(BigId)
     #: accepted: the redemption's transaction; double spend: the offline_overdraft
-    transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    transaction_id: Mapped[int | None] = mapped_column(BigId)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    settled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    settled_by_id: Mapped[int | None] = mapped_column()
     settle_note: Mapped[str | None] = mapped_column(sa.String(500))

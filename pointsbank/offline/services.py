@@ -23,6 +23,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.errors import Conflict, NotFound
+from pointsbank.database import row_by_id
 from pointsbank.extensions import db
 from pointsbank.offline.models import Device, OfflineRedemption, OfflineSettings
 from pointsbank.pagination import keyset_page
@@ -115,7 +116,7 @@ def list_devices(actor: User, shop_id: int) -> list[dict[str, Any]]:
 def device_for(actor: User, device_id: int) -> Device:
     """The device if ``actor`` may manage its shop; 404 ``device_not_found`` otherwise."""
     policy.require_role(actor, "admin", "staff", "cashier")
-    device = db.session.get(Device, device_id)
+    device = row_by_id(Device, device_id)
     if device is None:
         raise DeviceNotFound()
     try:
@@ -160,7 +161,7 @@ def double_spend_view(row: OfflineRedemption) -> dict[str, Any]:
         first["offline"] = first_offline is not None
         first["device_id"] = first_offline.device_id if first_offline is not None else None
     second_shop = db.session.get(Shop, row.shop_id)
-    device = db.session.get(Device, row.device_id)
+    device = db.session.get(Device, (row.device_id, row.community_id))
     second = {**offline_view(row, {device.id: device.name}), "shop_name": second_shop.name if second_shop else None}
     return {"id": row.id, "community_id": row.voucher_community_id, "voucher_id": row.voucher_id,
             "household_id": row.household_id, "points": row.points, "reason": row.reason,
@@ -186,7 +187,7 @@ def settle_double_spend(actor: User, double_spend_id: int, *, note: str) -> dict
     """Staff mark a double spend followed up (the household was spoken to, the points made good
     by a later award or an adjustment — which go through their own routes)."""
     policy.require_role(actor, "admin", "staff")
-    row = db.session.get(OfflineRedemption, double_spend_id)
+    row = row_by_id(OfflineRedemption, double_spend_id)
     if row is None or row.status != "double_spend":
         raise DoubleSpendNotFound()
     try:

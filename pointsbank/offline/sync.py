@@ -48,7 +48,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import execute, lock_for_update
+from pointsbank.database import execute, lock_for_update, lock_row
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account
@@ -93,8 +93,7 @@ class _Refused(Exception):
 
 def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) -> dict[str, Any]:
     policy.require_role(actor, "cashier")
-    device = db.session.scalar(lock_for_update(sa.select(Device).where(Device.id == device_id))
-                               .execution_options(populate_existing=True))
+    device = lock_row(Device, device_id)
     if device is None or device.shop_id != actor.shop_id:
         raise DeviceNotFound()
     now = clock.now()
@@ -134,17 +133,19 @@ def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) 
         fresh.append(item)
 
     signed = [i for i in fresh if i["claims"] is not None]
-    vouchers = _lock_vouchers(sorted({i["claims"].voucher_id for i in signed}))
+    vouchers = _lock_vouchers({(i["claims"].community_id, i["claims"].voucher_id) for i in signed})
     communities = sorted({v.community_id for v in vouchers.values()})
     settings = {cid: settings_of(cid) for cid in communities}
     partners = set(db.session.scalars(sa.select(ShopPartnership.community_id).where(
         ShopPartnership.shop_id == shop.id))) if signed else set()
     point_values = dict(db.session.execute(sa.select(Community.id, Community.point_value_fen).where(
         Community.id.in_(communities))).tuples().all()) if communities else {}
-    accounts = _lock_accounts(shop.id, [cid for cid in communities if cid in partners],
-                              {v.household_id for v in vouchers.values()})
-    # after the accounts are locked (freeze's rule): the households frozen now, one statement
-    frozen = set(freeze.frozen_among({v.household_id for v in vouchers.values()}))
+    households: dict[int, set[int]] = {}
+    for voucher in vouchers.values():
+        households.setdefault(voucher.community_id, set()).add(voucher.household_id)
+    accounts = _lock_accounts(shop.id, [cid for cid in communities if cid in partners], households)
+    # after the accounts are locked (freeze's rule): the households frozen now, one statement per community
+    frozen = {(cid, hid) for cid, ids in households.items() for hid in freeze.frozen_among(cid, ids)}
     held = _held_offline(device, min((i["redeemed_at"] for i in fresh), default=now))
     states = {vid: v.status for vid, v in vouchers.items()}
 
@@ -153,7 +154,7 @@ def sync(actor: User, *, device_id: int, redemptions: Sequence[dict[str, Any]]) 
         voucher = vouchers.get(item["claims"].voucher_id) if item["claims"] is not None else None
         try:
             _check(item, device, shop, voucher, settings, partners, held, now)
-            if voucher is not None and voucher.household_id in frozen:
+            if voucher is not None and (voucher.community_id, voucher.household_id) in frozen:
                 raise _Refused("household_frozen")
             status, reason, posted, redemption_id = _take(actor, item, shop, voucher, states, accounts,
                                                           point_values)
@@ -263,26 +264,35 @@ def _record(actor: User, device: Device, item: dict[str, Any], voucher: Voucher 
     return row
 
 
-def _lock_vouchers(voucher_ids: list[str]) -> dict[str, Any]:
-    """The batch's vouchers, locked in id order (as committed)."""
-    if not voucher_ids:
-        return {}
+def _lock_vouchers(vouchers: set[tuple[int, str]]) -> dict[str, Any]:
+    """The batch's vouchers ((community, id) as their tokens name them), locked community by
+    community in id order (as committed): one statement per community, as Citus routes a lock."""
     table = Voucher.__table__
-    stmt = lock_for_update(sa.select(table).where(table.c.id.in_(voucher_ids)).order_by(table.c.id))
-    return {row.id: row for row in execute(stmt)}
+    found: dict[str, Any] = {}
+    for community_id in sorted({c for c, _ in vouchers}):
+        ids = sorted(v for c, v in vouchers if c == community_id)
+        stmt = lock_for_update(sa.select(table).where(table.c.community_id == community_id, table.c.id.in_(ids))
+                               .order_by(table.c.id))
+        found.update((row.id, row) for row in execute(stmt))
+    return found
 
 
-def _lock_accounts(shop_id: int, community_ids: list[int], household_ids: set[int]) -> dict[tuple[str, int], int]:
-    """The shop's account in each community and the households' accounts, locked in id order
-    (``ledger.post`` locks them again, already held). ``("shop", community) / ("household", id)`` → account id."""
+def _lock_accounts(shop_id: int, community_ids: list[int],
+                   household_ids: dict[int, set[int]]) -> dict[tuple[str, int], int]:
+    """The shop's account in each community and the households' accounts (community → household
+    ids), locked community by community in id order (``ledger.post`` locks them again, already
+    held). ``("shop", community) / ("household", id)`` → account id."""
     found: dict[tuple[str, int], int] = {}
+    by_community: dict[int, list[int]] = {}
     for community_id in community_ids:
         found[("shop", community_id)] = ledger.shop_account(community_id, shop_id)
-    if household_ids:
+        by_community.setdefault(community_id, []).append(found[("shop", community_id)])
+    for community_id, ids in household_ids.items():
         for account_id, household_id in db.session.execute(sa.select(Account.id, Account.household_id).where(
-                Account.household_id.in_(household_ids))):
+                Account.community_id == community_id, Account.household_id.in_(ids))):
             found[("household", household_id)] = account_id
-    ledger.lock_accounts(found.values())
+            by_community.setdefault(community_id, []).append(account_id)
+    ledger.lock_accounts(by_community)
     return found
 
 

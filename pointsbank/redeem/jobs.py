@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from pointsbank import clock
-from pointsbank.database import lock_for_update, unit_of_work
+from pointsbank.database import lock_due, unit_of_work
 from pointsbank.extensions import db
 from pointsbank.ledger.models import Account
 from pointsbank.redeem.models import Voucher
@@ -27,14 +27,16 @@ __all__ = ["expire_vouchers", "expire_batch"]
 
 def expire_batch(now: datetime, batch: int = 500) -> int:
     """Close up to ``batch`` expired vouchers in the current unit of work; how many it closed."""
-    stmt = (sa.select(Voucher).where(Voucher.status == "issued", Voucher.expires_at <= now)
-            .order_by(Voucher.expires_at, Voucher.id).limit(batch))
-    stmt = lock_for_update(stmt, skip_locked=True)
-    vouchers = list(db.session.scalars(stmt.execution_options(populate_existing=True)))
+    vouchers = lock_due(Voucher, Voucher.status == "issued", Voucher.expires_at <= now,
+                        order_by=(Voucher.expires_at, Voucher.id), limit=batch)
     # household rows are locked until the batch commits: take them in account order, as every
     # other writer does, so that two runs (or a run and a redemption) never wait on each other in a circle
-    accounts = dict(db.session.execute(sa.select(Account.household_id, Account.id).where(
-        Account.household_id.in_({v.household_id for v in vouchers}))).tuples().all()) if vouchers else {}
+    accounts = {}
+    for community_id in sorted({v.community_id for v in vouchers}):
+        accounts.update(db.session.execute(sa.select(Account.household_id, Account.id).where(
+            Account.community_id == community_id,
+            Account.household_id.in_({v.household_id for v in vouchers if v.community_id == community_id})
+        )).tuples().all())
     for voucher in sorted(vouchers, key=lambda v: (accounts.get(v.household_id, 0), v.id)):
         posted = return_points(voucher, kind="expiry", actor_id=None)
         close_voucher(voucher, status="expired", transaction_id=posted.transaction_id, closed_at=posted.created_at)

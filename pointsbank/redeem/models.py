@@ -11,8 +11,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import BigId, UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 
 class Shop(db.Model):
@@ -62,20 +63,24 @@ class Voucher(db.Model):
         sa.CheckConstraint(sa.text("status IN ('issued','redeemed','cancelled','expired')"), name="status"),
         sa.CheckConstraint("points > 0", name="points_positive"),
         sa.Index("ix_vouchers_community_id_status_expires_at", "community_id", "status", "expires_at"),
+        tenant_key("household_id", "households"),
+        tenant_key("issue_transaction_id", "ledger_transactions"),
+        tenant_key("closing_transaction_id", "ledger_transactions"),
+        sa.UniqueConstraint("community_id", "short_code"),
     )
 
     #: unguessable: 128 random bits, hex
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    id: Mapped[str] = tenant_id(sa.String(32))
+    community_id: Mapped[int] = tenant_community_id()
+    household_id: Mapped[int] = mapped_column(index=True)
     points: Mapped[int] = mapped_column()
-    short_code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    short_code: Mapped[str] = mapped_column(sa.String(16))
     kid: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16), default="issued")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    issue_transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
-    closing_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    created_by_id: Mapped[int | None] = mapped_column()
+    issue_transaction_id: Mapped[int] = mapped_column(BigId)
+    closing_transaction_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: set on the receipt voucher of a card payment (``pointsbank.cards.payments``): never issued,
@@ -99,19 +104,23 @@ class Redemption(db.Model):
         # the few reversed redemptions a settlement looks for to carry as adjustments
         sa.Index("ix_redemptions_community_id_reversed_at", "community_id", "reversed_at",
                  postgresql_where=sa.text("reversed_at IS NOT NULL"), sqlite_where=sa.text("reversed_at IS NOT NULL")),
+        tenant_key("voucher_id", "vouchers"),
+        tenant_key("transaction_id", "ledger_transactions"),
+        tenant_key("reversal_transaction_id", "ledger_transactions"),
+        sa.UniqueConstraint("community_id", "voucher_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    voucher_id: Mapped[str] = mapped_column(sa.ForeignKey("vouchers.id"), unique=True)
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    voucher_id: Mapped[str] = mapped_column()
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
-    cashier_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    cashier_id: Mapped[int] = mapped_column()
     points: Mapped[int] = mapped_column()
     returned_points: Mapped[int] = mapped_column(default=0)
     point_value_fen: Mapped[int] = mapped_column()
     value_fen: Mapped[int] = mapped_column(sa.BigInteger)
-    transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    transaction_id: Mapped[int] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: a correction after the fact: the redemption's ledger transaction reversed
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reversal_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    reversal_transaction_id: Mapped[int | None] = mapped_column(BigId)

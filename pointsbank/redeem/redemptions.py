@@ -40,7 +40,7 @@ from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update
+from pointsbank.database import dialect_name, execute, is_postgresql, lock_for_update, row_by_id
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -70,8 +70,8 @@ def redeem(actor: User, *, code: str, points: int | None = None,
     basket_redemption.check_points_or_items(points, items)
     if items is None and points < 1:
         raise PointsNotPositive()
-    shop, voucher_id, signed = _locate(actor, code)
-    voucher = execute(_voucher_lock(dialect_name()), {"voucher_id": voucher_id}).first()
+    shop, voucher_id, community_id, signed = _locate(actor, code)
+    voucher = execute(_voucher_lock(dialect_name()), {"voucher_id": voucher_id, "community_id": community_id}).first()
     if voucher is None:
         raise VoucherNotFound()
     match_signed(voucher, signed)
@@ -79,7 +79,7 @@ def redeem(actor: User, *, code: str, points: int | None = None,
     ensure_redeemable(voucher, now=now, shop_id=shop.id)
     community_id = voucher.community_id
     shop_account, household_account, locked = _lock_accounts(community_id, shop.id, voucher.household_id)
-    freeze.ensure_not_frozen(voucher.household_id)  # households: a frozen one's voucher is refused
+    freeze.ensure_not_frozen(community_id, voucher.household_id)  # households: a frozen one's voucher is refused
     basket = None
     if items is not None:
         basket = basket_redemption.price_for_voucher(voucher, shop.id, items, now, locked)
@@ -116,7 +116,7 @@ def _voucher_lock(dialect: str) -> sa.Select:
     vouchers, communities = Voucher.__table__, Community.__table__
     stmt = (sa.select(*vouchers.c, communities.c.point_value_fen, communities.c.timezone)
             .join(communities, communities.c.id == vouchers.c.community_id)
-            .where(vouchers.c.id == sa.bindparam("voucher_id")))
+            .where(vouchers.c.id == sa.bindparam("voucher_id"), vouchers.c.community_id == sa.bindparam("community_id")))
     return lock_for_update(stmt, dialect, of=vouchers)
 
 
@@ -170,13 +170,13 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
     a code that ``redeem`` would refuse is refused here with the same error, and a failed
     short-code lookup counts as a guess. Reads only; never the household."""
     policy.require_role(actor, "cashier")
-    shop, voucher_id, signed = _locate(actor, code)
-    voucher = db.session.get(Voucher, voucher_id)
+    shop, voucher_id, community_id, signed = _locate(actor, code)
+    voucher = db.session.get(Voucher, (voucher_id, community_id))
     if voucher is None:
         raise VoucherNotFound()
     match_signed(voucher, signed)
     ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
-    freeze.ensure_not_frozen(voucher.household_id)  # households: the confirm page says so, with the reason
+    freeze.ensure_not_frozen(community_id, voucher.household_id)  # households: the confirm page says so, with the reason
     community = db.session.get(Community, voucher.community_id)
     return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
             "value_fen": voucher.points * community.point_value_fen, "shop_id": shop.id, "shop_name": shop.name}
@@ -184,7 +184,7 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
 
 def get_receipt(actor: User, redemption_id: int) -> dict[str, Any]:
     """One receipt, for whoever may list its shop's redemptions (404 otherwise)."""
-    redemption = db.session.get(Redemption, redemption_id)
+    redemption = row_by_id(Redemption, redemption_id)  # a cashier's shop may serve several communities
     if redemption is None:
         raise RedemptionNotFound()
     try:
@@ -196,8 +196,9 @@ def get_receipt(actor: User, redemption_id: int) -> dict[str, Any]:
     return basket_redemption.with_lines([receipt_view(redemption, shop.name)])[0]
 
 
-def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims] | None]:
-    """(the cashier's shop, the voucher id, (kid, claims) for a token) of a scanned or typed code."""
+def _locate(actor: User, code: str) -> tuple[Any, str, int, tuple[str, tokens.Claims] | None]:
+    """(the cashier's shop, the voucher id, its community, (kid, claims) for a token) of a scanned
+    or typed code."""
     code = code.strip() if isinstance(code, str) else ""
     is_token = tokens.looks_like_token(code)
     if not is_token and not shortcode.looks_like_short_code(code):
@@ -207,7 +208,7 @@ def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims]
         shop = shops.cashier_shop(actor)
         if not shop.is_active:
             raise ShopInactive()
-        return shop, _by_short_code(actor, shop.id, shortcode.normalize(code)), None
+        return shop, *_by_short_code(actor, shop.id, shortcode.normalize(code)), None
     # a token: its signature first (CPU only), then the shop and the partnership in one statement;
     # the answers keep their order (no shop 404, inactive shop, bad token, not a partner 404)
     refusal: Exception | None = None
@@ -226,7 +227,7 @@ def _locate(actor: User, code: str) -> tuple[Any, str, tuple[str, tokens.Claims]
         raise refusal
     if not shop.is_partner:
         raise VoucherNotFound()
-    return shop, signed[1].voucher_id, signed
+    return shop, signed[1].voucher_id, signed[1].community_id, signed
 
 
 @functools.lru_cache(maxsize=1)
@@ -252,17 +253,13 @@ def _lock_accounts(community_id: int, shop_id: int, household_id: int) -> tuple[
     """(shop account, household account, their locked rows) with one statement — the lock
     :func:`ledger.post` would take, in the same id order. The shop's account is opened on its
     first redemption (then ``post`` locks both itself)."""
-    locks = ledger.lock(household_ids=[household_id], shop=(community_id, shop_id))
+    locks = ledger.lock(community_id, household_ids=[household_id], shop=shop_id)
     household = locks.households.get(household_id)
     if household is None:
         raise NotFound()
     if locks.shop_account is None:
         return ledger.shop_account(community_id, shop_id), household.id, None
     return locks.shop_account, household.id, locks
-
-
-def _partner_of(community_id: int, shop_id: int) -> bool:
-    return db.session.get(ShopPartnership, (community_id, shop_id)) is not None
 
 
 def verified(token: str) -> tuple[str, tokens.Claims]:
@@ -297,8 +294,8 @@ def _failed_guess(actor: User, shop_id: int, error: Exception) -> Exception:
     return error
 
 
-def _by_short_code(actor: User, shop_id: int, digits: str) -> str:
-    """The voucher id of a short code; the caller has checked the throttle once already."""
+def _by_short_code(actor: User, shop_id: int, digits: str) -> tuple[str, int]:
+    """(voucher id, community id) of a short code; the caller has checked the throttle once already."""
     if is_postgresql():
         # count-then-record is only exact if one short-code lookup per shop runs at a time, so
         # check again under a per-shop lock, held until the use case commits (a few ms);
@@ -307,22 +304,29 @@ def _by_short_code(actor: User, shop_id: int, digits: str) -> str:
         _check_guesses(actor, shop_id)
     if not shortcode.is_valid(digits):
         raise _failed_guess(actor, shop_id, VoucherCodeMalformed())
-    found = lookup_short_code(digits)
-    if found is None or not _partner_of(found[1], shop_id):
+    found = lookup_short_code(digits, shop_id)
+    if found is None:
         raise _failed_guess(actor, shop_id, VoucherNotFound())
-    return found[0]
+    return found
 
 
-def lookup_short_code(digits: str) -> tuple[str, int] | None:
-    """(voucher id, community id) of a short code, or None."""
-    row = execute(_short_code_lookup(), {"short_code": digits}).first()
-    return (row.id, row.community_id) if row is not None else None
+def lookup_short_code(digits: str, shop_id: int) -> tuple[str, int] | None:
+    """(voucher id, community id) of the voucher with this short code in one of the shop's partner
+    communities, or None. A short code is unique within its community: a code that two partner
+    communities both issued (a chance of about one in 10^15 per pair) is not guessed between — the
+    cashier scans the QR instead. On Citus this is the redemption's one statement that asks more
+    than one shard (the partner communities'); a scanned token names its community."""
+    rows = execute(_short_code_lookup(), {"short_code": digits, "shop_id": shop_id}).all()
+    return (rows[0].id, rows[0].community_id) if len(rows) == 1 else None
 
 
 @functools.lru_cache(maxsize=1)
 def _short_code_lookup() -> sa.Select:
-    vouchers = Voucher.__table__
-    return sa.select(vouchers.c.id, vouchers.c.community_id).where(vouchers.c.short_code == sa.bindparam("short_code"))
+    vouchers, partnerships = Voucher.__table__, ShopPartnership.__table__
+    partners = sa.select(partnerships.c.community_id).where(partnerships.c.shop_id == sa.bindparam("shop_id"))
+    return (sa.select(vouchers.c.id, vouchers.c.community_id)
+            .where(vouchers.c.short_code == sa.bindparam("short_code"), vouchers.c.community_id.in_(partners))
+            .limit(2))
 
 
 # --- lists and corrections -----------------------------------------------------------------
@@ -349,15 +353,17 @@ def reverse_redemption(actor: User, redemption_id: int, *, reason: str) -> dict[
     then the face value leaves the escrow for the household, so the household gets back
     every point the shop had taken and the escrow holds nothing for a closed voucher. The
     voucher stays redeemed; ``reversed_at`` marks the receipt."""
-    redemption = db.session.scalar(lock_for_update(sa.select(Redemption).where(Redemption.id == redemption_id))
-                                   .execution_options(populate_existing=True))
+    stmt = sa.select(Redemption).where(Redemption.id == redemption_id)
+    if actor.community_id is not None:  # staff: their community's shard; an admin's login has no community
+        stmt = stmt.where(Redemption.community_id == actor.community_id)
+    redemption = db.session.scalar(lock_for_update(stmt).execution_options(populate_existing=True))
     if redemption is None:
         raise RedemptionNotFound()
     try:
         policy.community_for(actor, redemption.community_id, "admin", "staff")
     except NotFound:
         raise RedemptionNotFound() from None
-    voucher = db.session.get(Voucher, redemption.voucher_id)
+    voucher = db.session.get(Voucher, (redemption.voucher_id, redemption.community_id))
     policy.ensure_not_own_household(actor, voucher.household_id)
     if redemption.reversed_at is not None:
         raise RedemptionAlreadyReversed()

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
-from pointsbank.database import execute, lock_for_update
+from pointsbank.database import execute, lock_row, row_by_id
 from pointsbank.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.redeem.models import Redemption, Shop, Voucher
@@ -120,7 +120,7 @@ def voucher_for(actor: User, voucher_id: str, *roles: str) -> Voucher:
     community; a proxy: the household it helps); 404 ``voucher_not_found`` otherwise, whether
     or not it exists."""
     policy.require_role(actor, *roles)
-    voucher = db.session.get(Voucher, voucher_id) if VOUCHER_ID.match(voucher_id or "") else None
+    voucher = row_by_id(Voucher, voucher_id) if VOUCHER_ID.match(voucher_id or "") else None
     if voucher is None:
         raise VoucherNotFound()
     try:
@@ -131,12 +131,10 @@ def voucher_for(actor: User, voucher_id: str, *roles: str) -> Voucher:
     return voucher
 
 
-def lock_voucher(voucher_id: str) -> Voucher:
+def lock_voucher(voucher_id: str, community_id: int) -> Voucher:
     """The voucher row, locked until the unit of work ends (``FOR UPDATE`` on PostgreSQL) and
     re-read, so its status is the committed one and nobody else can change it meanwhile."""
-    stmt = lock_for_update(sa.select(Voucher).where(Voucher.id == voucher_id)).execution_options(
-        populate_existing=True)
-    voucher = db.session.scalar(stmt)
+    voucher = lock_row(Voucher, voucher_id, community_id)
     if voucher is None:
         raise VoucherNotFound()
     return voucher
@@ -157,14 +155,15 @@ def close_voucher(voucher: Any, *, status: str, transaction_id: int, closed_at: 
     if isinstance(voucher, Voucher):
         voucher.status, voucher.closing_transaction_id, voucher.closed_at = status, transaction_id, closed_at
         return
-    execute(_voucher_close(), {"voucher_id": voucher.id, "status": status, "transaction_id": transaction_id,
-                               "closed_at": closed_at})
+    execute(_voucher_close(), {"voucher_id": voucher.id, "voucher_community_id": voucher.community_id, "status": status,
+                               "transaction_id": transaction_id, "closed_at": closed_at})
 
 
 @functools.lru_cache(maxsize=1)
 def _voucher_close() -> sa.Update:
     vouchers = Voucher.__table__
-    return sa.update(vouchers).where(vouchers.c.id == sa.bindparam("voucher_id")).values(
+    return sa.update(vouchers).where(vouchers.c.community_id == sa.bindparam("voucher_community_id"),
+                                     vouchers.c.id == sa.bindparam("voucher_id")).values(
         status=sa.bindparam("status"), closing_transaction_id=sa.bindparam("transaction_id"),
         closed_at=sa.bindparam("closed_at", type_=vouchers.c.closed_at.type))
 
@@ -174,7 +173,8 @@ def ensure_redeemable(voucher: Voucher, *, now: datetime, shop_id: int | None = 
     shop), cancelled (409) or expired (410)."""
     status = effective_status(voucher, now)
     if status == "redeemed":
-        redemption = db.session.scalar(sa.select(Redemption).where(Redemption.voucher_id == voucher.id))
+        redemption = db.session.scalar(sa.select(Redemption).where(Redemption.community_id == voucher.community_id,
+                                                                   Redemption.voucher_id == voucher.id))
         redeemed_at = redemption.created_at if redemption is not None else voucher.closed_at
         details: dict[str, Any] = {"redeemed_at": redeemed_at.isoformat() if redeemed_at else None}
         if redemption is not None and shop_id is not None and redemption.shop_id == shop_id:

@@ -64,17 +64,17 @@ def issue_voucher(actor: User, *, points: int, household_id: int | None = None) 
         raise PointsNotPositive()
     community_id = household.community_id
     voucher_id = secrets.token_hex(16)
-    account = ledger.lock_household_accounts([household.id]).get(household.id)
+    account = ledger.lock_household_accounts(community_id, [household.id]).get(household.id)
     if account is None:
         raise NotFound()
-    freeze.ensure_not_frozen(household.id)  # under the account's lock: see community.freeze
+    freeze.ensure_not_frozen(community_id, household.id)  # under the account's lock: see community.freeze
     escrow = ledger.system_accounts(community_id)["vouchers"]
     posted = ledger.post(community_id, "voucher_issue", [(account.id, -points), (escrow, points)], actor_id=actor.id,
                          reference=("voucher", voucher_id), minimums={account.id: household.base_points},
                          locked={account.id: account})
     pair = keys.active_key(community_id)
     values = {"id": voucher_id, "community_id": community_id, "household_id": household.id, "points": points,
-              "short_code": _fresh_short_code(), "kid": pair.kid, "status": "issued",
+              "short_code": _fresh_short_code(community_id), "kid": pair.kid, "status": "issued",
               "expires_at": (posted.created_at + timedelta(hours=household.voucher_ttl_hours)).replace(microsecond=0),
               "created_by_id": actor.id, "issue_transaction_id": posted.transaction_id,
               "closing_transaction_id": None, "created_at": posted.created_at, "closed_at": None}
@@ -91,11 +91,14 @@ def _voucher_insert() -> sa.Insert:
     return sa.insert(Voucher.__table__)
 
 
-def _fresh_short_code() -> str:
+def _fresh_short_code(community_id: int) -> str:
+    """A short code no voucher of the community has (unique within it, like every key of a
+    distributed table: the check stays on the community's shard). A cashier's typed code is looked
+    up among the shop's partner communities (``redemptions.lookup_short_code``)."""
     # 10^15 random codes: a clash is astronomically rare, but the unique key must never be the one to notice
     for _ in range(5):
         code = shortcode.generate()
-        if execute(_short_code_taken(), {"code": code}).scalar() is None:
+        if execute(_short_code_taken(), {"code": code, "community_id": community_id}).scalar() is None:
             return code
     raise RuntimeError("could not draw an unused short code")
 
@@ -103,7 +106,8 @@ def _fresh_short_code() -> str:
 @functools.lru_cache(maxsize=1)
 def _short_code_taken() -> sa.Select:
     vouchers = Voucher.__table__
-    return sa.select(vouchers.c.id).where(vouchers.c.short_code == sa.bindparam("code"))
+    return sa.select(vouchers.c.id).where(vouchers.c.community_id == sa.bindparam("community_id"),
+                                          vouchers.c.short_code == sa.bindparam("code"))
 
 
 def token_of(voucher: Voucher, pair: tokens.KeyPair | None = None) -> str:
@@ -214,7 +218,7 @@ def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
     """Take an open voucher back: its points return to the household. A voucher whose time
     has run out but that the expiry job has not reached yet is closed as expired, the same way."""
     voucher = voucher_for(actor, voucher_id, "staff", "grid_worker", "resident")
-    voucher = lock_voucher(voucher.id)
+    voucher = lock_voucher(voucher.id, voucher.community_id)
     now = clock.now()
     if voucher.status != "issued":
         ensure_redeemable(voucher, now=now)
@@ -231,6 +235,6 @@ def cancel_voucher(actor: User, voucher_id: str) -> dict[str, Any]:
 def return_points(voucher: Voucher, *, kind: str, actor_id: int | None) -> ledger.Posted:
     """``vouchers −points, household +points`` for a voucher that closes without a redemption."""
     escrow = ledger.system_accounts(voucher.community_id)["vouchers"]
-    account = ledger.household_account_id(voucher.household_id)
+    account = ledger.household_account_id(voucher.household_id, community_id=voucher.community_id)
     return ledger.post(voucher.community_id, kind, [(escrow, -voucher.points), (account, voucher.points)],
                        actor_id=actor_id, reference=("voucher", voucher.id))

@@ -14,18 +14,20 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import BigId, UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 
 class HouseholdStars(db.Model):
     __tablename__ = "household_stars"
     __table_args__ = (sa.UniqueConstraint("community_id", "household_id", "year"),
-                      sa.CheckConstraint("stars >= 0", name="stars_nonnegative"))
+                      sa.CheckConstraint("stars >= 0", name="stars_nonnegative"),
+                      tenant_key("household_id", "households"))
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    household_id: Mapped[int] = mapped_column(index=True)
     year: Mapped[str] = mapped_column(sa.String(4))
     #: the points the household earned in the year (counted records, deductions negative)
     points: Mapped[int] = mapped_column(sa.BigInteger)
@@ -43,12 +45,12 @@ class SpotCheck(db.Model):
     __table_args__ = (sa.Index("ix_spot_checks_community_id_period", "community_id", "period"),
                       sa.CheckConstraint("size >= 1", name="size_positive"))
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
     period: Mapped[str] = mapped_column(sa.String(6))
     size: Mapped[int] = mapped_column()
     seed: Mapped[int] = mapped_column(sa.BigInteger)
-    drawn_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    drawn_by_id: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -62,14 +64,17 @@ class SpotCheckItem(db.Model):
         sa.UniqueConstraint("community_id", "spot_check_id", "record_id"),
         sa.Index("ix_spot_check_items_community_id_record_id", "community_id", "record_id"),
         sa.CheckConstraint(sa.text("status IN ('pending','confirmed','disputed')"), name="status"),
+        tenant_key("spot_check_id", "spot_checks"),
+        tenant_key("record_id", "behaviour_records"),
+        tenant_key("objection_id", "objections"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    spot_check_id: Mapped[int] = mapped_column(sa.ForeignKey("spot_checks.id"))
-    record_id: Mapped[int] = mapped_column(sa.ForeignKey("behaviour_records.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    spot_check_id: Mapped[int] = mapped_column(BigId)
+    record_id: Mapped[int] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    checked_by_id: Mapped[int | None] = mapped_column()
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(sa.String(1000))
-    objection_id: Mapped[int | None] = mapped_column(sa.ForeignKey("objections.id"))
+    objection_id: Mapped[int | None] = mapped_column(BigId)

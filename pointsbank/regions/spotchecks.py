@@ -31,7 +31,7 @@ from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Household
-from pointsbank.database import lock_for_update
+from pointsbank.database import lock_for_update, row_by_id
 from pointsbank.errors import Conflict, Forbidden, NotFound, Unprocessable
 from pointsbank.extensions import db
 from pointsbank.regions.models import SpotCheck, SpotCheckItem
@@ -95,7 +95,7 @@ def draw_spot_check(actor: User, community_id: int, *, period: str, size: int, s
 
 def spot_check_for(actor: User, spot_check_id: int) -> SpotCheck:
     policy.require_role(actor, "admin", "staff")
-    check = db.session.get(SpotCheck, spot_check_id)
+    check = row_by_id(SpotCheck, spot_check_id, actor.community_id)
     if check is None:
         raise NotFound()
     policy.community_for(actor, check.community_id, "admin", "staff")
@@ -119,7 +119,7 @@ def check_item(actor: User, spot_check_id: int, record_id: int, *, outcome: str,
     policy.require_role(actor, "staff")
     check = spot_check_for(actor, spot_check_id)
     item = _locked_item(check, record_id)
-    record = locked_record(record_id)
+    record = locked_record(record_id, check.community_id)
     if item.status != "pending":
         raise AlreadyChecked(status=item.status, details={"status": item.status})
     refusal = policy.spot_check_refusal(actor, record)  # the predicate the fairness page asks too

@@ -20,8 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import BigId, UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 STATEMENT_STATUSES = ("draft", "confirmed", "paid")
 LINE_KINDS = ("redemption", "adjustment")
@@ -35,10 +36,11 @@ class SettlementStatement(db.Model):
         sa.CheckConstraint("count >= 0 AND adjustment_count >= 0", name="counts_nonnegative"),
         sa.Index("ix_settlement_statements_community_id_period", "community_id", "period"),
         sa.Index("ix_settlement_statements_shop_id_id", "shop_id", "id"),
+        tenant_key("transaction_id", "ledger_transactions"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
     period: Mapped[str] = mapped_column(sa.String(6))
     status: Mapped[str] = mapped_column(sa.String(16), default="draft")
@@ -58,11 +60,11 @@ class SettlementStatement(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    confirmed_by_id: Mapped[int | None] = mapped_column()
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    paid_by_id: Mapped[int | None] = mapped_column()
     #: the ledger transaction shop → settled (none when nothing net was owed)
-    transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    transaction_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class SettlementLine(db.Model):
@@ -71,28 +73,31 @@ class SettlementLine(db.Model):
         sa.UniqueConstraint("community_id", "redemption_id", "kind"),
         sa.CheckConstraint(sa.text("kind IN ('redemption','adjustment')"), name="kind"),
         sa.Index("ix_settlement_lines_statement_id_id", "statement_id", "id"),
+        tenant_key("statement_id", "settlement_statements"),
+        tenant_key("redemption_id", "redemptions"),
+        tenant_key("origin_statement_id", "settlement_statements"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    statement_id: Mapped[int] = mapped_column(sa.ForeignKey("settlement_statements.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    statement_id: Mapped[int] = mapped_column(BigId)
     kind: Mapped[str] = mapped_column(sa.String(16))
-    redemption_id: Mapped[int] = mapped_column(sa.ForeignKey("redemptions.id"))
+    redemption_id: Mapped[int] = mapped_column(BigId)
     #: when the redemption (or, for an adjustment, its reversal) happened
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     points: Mapped[int] = mapped_column(sa.BigInteger)
     point_value_fen: Mapped[int] = mapped_column()
     value_fen: Mapped[int] = mapped_column(sa.BigInteger)
     #: an adjustment's origin: the confirmed statement that paid the redemption
-    origin_statement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("settlement_statements.id"))
+    origin_statement_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class NoticeBoard(db.Model):
     __tablename__ = "notice_boards"
     __table_args__ = (sa.UniqueConstraint("community_id", "period"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
     period: Mapped[str] = mapped_column(sa.String(6))
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -58,7 +58,9 @@ def passbook(actor: User, household_id: int, *, period: str | None = None) -> di
     community = household.community
     span = periods.parse(period) if period else periods.current("quarter", community.timezone, clock.now())
     start, end = span.bounds(community.timezone)
-    opening, rows = history.period_movements(ledger.household_account_id(household.id), start, end)
+    opening, rows = history.period_movements(household.community_id,
+                                             ledger.household_account_id(household.id, community_id=household.community_id),
+                                             start, end)
     words = _Words(community, rows)
     lines, balance = [], opening
     for row in rows:

@@ -101,7 +101,11 @@ def statement_for(actor: User, statement_id: int, *, lock: bool = False) -> Sett
     policy.require_role(actor, "admin")
     stmt = sa.select(SettlementStatement).where(SettlementStatement.id == statement_id)
     if lock:
-        stmt = lock_for_update(stmt).execution_options(populate_existing=True)
+        # the lock names the statement's community (one shard on Citus): read unlocked first
+        community_id = db.session.scalar(_scoped(actor, sa.select(SettlementStatement.community_id).where(
+            SettlementStatement.id == statement_id)))
+        stmt = lock_for_update(stmt.where(SettlementStatement.community_id == community_id)).execution_options(
+            populate_existing=True)
     statement = db.session.scalar(_scoped(actor, stmt))
     if statement is None:
         raise StatementNotFound()

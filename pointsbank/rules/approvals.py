@@ -26,17 +26,17 @@ from pointsbank.rules import listing, services as books
 from pointsbank.rules.errors import AlreadyApproved, RecordNotPending, SecondPersonRequired
 from pointsbank.rules.models import BehaviourRecord, RecordApproval
 from pointsbank.rules.records import post_record
-from pointsbank.database import lock_for_update
+from pointsbank.database import lock_for_update, lock_row
 
 
-def locked_record(record_id: int) -> BehaviourRecord | None:
-    stmt = sa.select(BehaviourRecord).where(BehaviourRecord.id == record_id).execution_options(populate_existing=True)
-    return db.session.scalar(lock_for_update(stmt))
+def locked_record(record_id: int, community_id: int | None = None) -> BehaviourRecord | None:
+    """The record locked and re-read (:func:`pointsbank.database.lock_row`; the community, when known, names its shard)."""
+    return lock_row(BehaviourRecord, record_id, community_id)
 
 
 def _pending_for_decision(actor: User, record_id: int) -> BehaviourRecord:
     policy.require_role(actor, "staff")
-    record = locked_record(record_id)
+    record = locked_record(record_id, actor.community_id)
     if record is None:
         raise NotFound()
     policy.household_for(actor, record.household_id, "staff")
@@ -55,8 +55,8 @@ def _refuse(refusal: str | None) -> None:
 
 def approve(actor: User, record_id: int) -> BehaviourRecord:
     record = _pending_for_decision(actor, record_id)
-    ledger.lock_household_accounts([record.household_id])  # households: the freeze is read under the lock
-    freeze.ensure_not_frozen(record.household_id)
+    ledger.lock_household_accounts(record.community_id, [record.household_id])  # the freeze is read under the lock
+    freeze.ensure_not_frozen(record.community_id, record.household_id)
     approvers = set(db.session.scalars(sa.select(RecordApproval.approver_id)
                                        .where(RecordApproval.record_id == record.id)))
     _refuse(policy.record_decision_refusal(actor, record, approvers))

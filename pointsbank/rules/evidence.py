@@ -28,6 +28,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community, Household
 from pointsbank.errors import NotFound
+from pointsbank.database import row_by_id
 from pointsbank.extensions import db
 from pointsbank.rules.errors import EvidenceTooLarge, EvidenceTypeNotAllowed
 from pointsbank.rules.models import BehaviourRecord, Evidence
@@ -99,7 +100,7 @@ def _may_see(actor: User, evidence: Evidence) -> bool:
 def open_evidence(actor: User, evidence_id: int) -> tuple[Evidence, Path]:
     """The evidence and its file, if ``actor`` may see it."""
     policy.require_role(actor, "admin", "staff", "grid_worker", "resident")
-    evidence = db.session.get(Evidence, evidence_id)
+    evidence = row_by_id(Evidence, evidence_id, actor.community_id)
     if evidence is None or not _may_see(actor, evidence):
         raise NotFound()
     path = Path(current_app.config["EVIDENCE_DIR"]) / evidence.storage_path

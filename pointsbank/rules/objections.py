@@ -34,12 +34,12 @@ from pointsbank.rules.approvals import locked_record
 from pointsbank.rules.listing import PUBLIC_STATUSES
 from pointsbank.rules.errors import NoticePeriodOver, NotOpenToObjection, ObjectionNotOpen, ObjectorCannotResolve
 from pointsbank.rules.models import Objection
-from pointsbank.database import lock_for_update
+from pointsbank.database import lock_for_update, lock_row
 
 
 def raise_objection(actor: User, record_id: int, *, reason: str) -> Objection:
     policy.require_role(actor, "resident")
-    record = locked_record(record_id)
+    record = locked_record(record_id, actor.community_id)
     if record is None or record.community_id != actor.community_id or (
             record.status not in PUBLIC_STATUSES and record.household_id != actor.household_id):
         raise NotFound()
@@ -67,18 +67,17 @@ def open_objection(actor: User, record: Any, *, reason: str, action: str = "reco
     return objection
 
 
-def _locked_objection(objection_id: int) -> Objection | None:
-    stmt = sa.select(Objection).where(Objection.id == objection_id).execution_options(populate_existing=True)
-    return db.session.scalar(lock_for_update(stmt))
+def _locked_objection(objection_id: int, community_id: int | None) -> Objection | None:
+    return lock_row(Objection, objection_id, community_id)
 
 
 def resolve(actor: User, objection_id: int, *, outcome: str, note: str | None = None) -> Objection:
     """``upheld``: the record stands; ``reversed``: its points are taken back through the ledger."""
     policy.require_role(actor, "staff")
-    objection = _locked_objection(objection_id)
+    objection = _locked_objection(objection_id, actor.community_id)
     if objection is None:
         raise NotFound()
-    record = locked_record(objection.record_id)
+    record = locked_record(objection.record_id, objection.community_id)
     policy.household_for(actor, record.household_id, "staff")
     if objection.status != "open":
         raise ObjectionNotOpen(status=objection.status, details={"status": objection.status})

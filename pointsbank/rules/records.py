@@ -35,7 +35,7 @@ from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Household, Resident
 from pointsbank.errors import NotFound
-from pointsbank.database import execute, next_ids
+from pointsbank.database import execute, next_ids, row_by_id
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
 from pointsbank.notify import services as notify
@@ -66,17 +66,18 @@ class Scored:
 
 # --- usage and locks -----------------------------------------------------------------------
 
-def lock_households(household_ids: Iterable[int]) -> dict[int, int]:
+def lock_households(community_id: int, household_ids: Iterable[int]) -> dict[int, int]:
     """Serialise scoring per household: lock their ledger accounts in id order (PostgreSQL
     ``FOR UPDATE``; SQLite's write lock is already held). Household id → account id."""
-    return {household_id: row.id for household_id, row in ledger.lock_household_accounts(household_ids).items()}
+    return {household_id: row.id
+            for household_id, row in ledger.lock_household_accounts(community_id, household_ids).items()}
 
 
-def lock_and_draw(household_id: int) -> Any:
+def lock_and_draw(community_id: int, household_id: int) -> Any:
     """Lock the household's account and draw the id the new record will have (and the ledger
     transaction's that will move its points), in one statement (:func:`ledger.lock`): the record
     can then be inserted once, with its transaction id; the row is what ``ledger.post`` takes."""
-    row = ledger.lock(household_ids=[household_id], draw=(BehaviourRecord.__table__, "record_id")).households.get(
+    row = ledger.lock(community_id, household_ids=[household_id], draw=(BehaviourRecord.__table__, "record_id")).households.get(
         household_id)
     if row is None:
         raise NotFound()
@@ -127,7 +128,7 @@ def _evidence(actor: User, household_ids: set[int], community_id: int, evidence_
     resident's own (or its household's)."""
     if evidence_id is None:
         return None
-    evidence = db.session.get(Evidence, evidence_id)
+    evidence = db.session.get(Evidence, (evidence_id, community_id))
     if (evidence is None or evidence.community_id != community_id
             or (evidence.household_id is not None and evidence.household_id not in household_ids)
             or (actor.role == "resident" and evidence.household_id != actor.household_id
@@ -193,8 +194,8 @@ def create_record(actor: User, *, household_id: int, rule_code: str, occurred_on
                   resident_id: int | None = None, note: str | None = None,
                   evidence: int | None = None) -> BehaviourRecord:
     household, version, rule, found = _prepare(actor, household_id, rule_code, occurred_on, resident_id, evidence)
-    locked = lock_and_draw(household.id)  # before usage is read: caps hold under concurrency
-    freeze.ensure_not_frozen(household.id)  # households: no record for a frozen one
+    locked = lock_and_draw(household.community_id, household.id)  # before usage is read: caps hold under concurrency
+    freeze.ensure_not_frozen(household.community_id, household.id)  # households: no record for a frozen one
     scored = score(actor, household, version, rule, resident_id=resident_id, occurred_on=occurred_on,
                    quantity=quantity, has_evidence=found is not None)
     record = store_scored(actor, scored, occurred_on=occurred_on, quantity=quantity, note=note,
@@ -214,7 +215,7 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     for household_id in dict.fromkeys(household_ids or []):
         targets.append((policy.household_for(actor, household_id, "staff", "grid_worker"), None))
     for resident_id in dict.fromkeys(resident_ids or []):
-        resident = db.session.get(Resident, resident_id)
+        resident = row_by_id(Resident, resident_id, actor.community_id)
         if resident is None:
             raise NotFound()
         targets.append((policy.household_for(actor, resident.household_id, "staff", "grid_worker"), resident.id))
@@ -227,8 +228,8 @@ def create_group(actor: User, *, rule_code: str, occurred_on: date, quantity: in
     version = books.version_for(community.id, occurred_on)
     rule = rule_in(version, rule_code)
     found = _evidence(actor, {h.id for h, _ in targets}, community.id, evidence)
-    accounts = lock_households(h.id for h, _ in targets)
-    freeze.ensure_none_frozen(h.id for h, _ in targets)  # households: the whole group is refused
+    accounts = lock_households(community.id, (h.id for h, _ in targets))
+    freeze.ensure_none_frozen(community.id, (h.id for h, _ in targets))  # households: the whole group is refused
     record_ids = next_ids(BehaviourRecord.__table__, len(targets))
     group_key = uuid.uuid4().hex
     records = []
@@ -319,7 +320,7 @@ def _move_points(community_id: int, household_id: int, record_id: int, points: i
     if account is not None:
         account_id = account.id
     elif account_id is None:
-        account_id = ledger.household_account_id(household_id)
+        account_id = ledger.household_account_id(household_id, community_id=community_id)
     posted = ledger.post(community_id, "award" if points > 0 else "deduction",
                          [(issuance, -points), (account_id, points)], actor_id=actor_id,
                          reference=("record", record_id), memo=memo[:255],

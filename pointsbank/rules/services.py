@@ -83,7 +83,7 @@ def publish(actor: User, community_id: int, body: bytes, content_type: str | Non
     version_id = _insert_version(community.id, book, source, actor.id)
     if version_id is None:
         raise RuleBookVersionExists(version=book.version)
-    version = db.session.get(RuleBookVersion, version_id)
+    version = db.session.get(RuleBookVersion, (version_id, community.id))
     audit.record(actor, "rulebook.publish", community_id=community.id, target=version,
                  data={"version": book.version, "effective_from": book.effective_from.isoformat(),
                        "rules": len(book.rules)})
@@ -167,7 +167,7 @@ def current(actor: User, community_id: int) -> dict[str, Any]:
         found = version_for(community.id, today)
     except BeforeRuleBook:
         raise NoRuleBookInForce(day=today.isoformat()) from None
-    return view(db.session.get(RuleBookVersion, found.id), found.book)
+    return view(db.session.get(RuleBookVersion, (found.id, community.id)), found.book)
 
 
 def list_versions(actor: User, community_id: int) -> list[dict[str, Any]]:

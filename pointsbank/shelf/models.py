@@ -21,8 +21,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pointsbank.database import BigId, UTCDateTime, utcnow
+from pointsbank.database import BigId, UTCDateTime, tenant_community_id, tenant_id, utcnow
 from pointsbank.extensions import db
+from pointsbank.tenancy import tenant_key
 
 LIMIT_PERIODS = ("month", "quarter", "year")
 #: what staff may record by hand; the rest come from the counter and the reservations
@@ -48,10 +49,11 @@ class ShelfItem(db.Model):
         sa.CheckConstraint("(limit_period IS NULL) = (limit_count IS NULL)", name="limit_complete"),
         sa.CheckConstraint("limit_count IS NULL OR limit_count > 0", name="limit_count_positive"),
         sa.Index("ix_shelf_items_shop_id_id", "shop_id", "id"),
+        tenant_key("photo_evidence_id", "evidence_files"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    id: Mapped[int] = tenant_id(sa.Integer())
+    community_id: Mapped[int] = tenant_community_id()
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
     name_zh: Mapped[str] = mapped_column(sa.String(100))
     name_en: Mapped[str] = mapped_column(sa.String(100))
@@ -59,7 +61,7 @@ class ShelfItem(db.Model):
     #: NULL: unlimited; else the sum of the item's movements, updated under the item's row lock
     stock: Mapped[int | None] = mapped_column(sa.BigInteger)
     barcode: Mapped[str | None] = mapped_column(sa.String(64))
-    photo_evidence_id: Mapped[int | None] = mapped_column(sa.ForeignKey("evidence_files.id"))
+    photo_evidence_id: Mapped[int | None] = mapped_column(BigId)
     limit_period: Mapped[str | None] = mapped_column(sa.String(8))
     limit_count: Mapped[int | None] = mapped_column()
     #: stored now; checked against :func:`pointsbank.regions.stars.household_stars`
@@ -67,13 +69,16 @@ class ShelfItem(db.Model):
     available_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_active: Mapped[bool] = mapped_column(default=True)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StockMovement(db.Model):
-    """One change of an item's stock; append-only."""
+    """One change of an item's stock; append-only. Kept in the shop's community with its item
+    (``stock.shelf_community``); the redemption or reservation it names belongs to the household's
+    community, which may be another (a partner's): a plain column, not a foreign key — distributed
+    PostgreSQL cannot check a key from one community's shard into another's."""
 
     __tablename__ = "stock_movements"
     __table_args__ = (
@@ -81,25 +86,28 @@ class StockMovement(db.Model):
         sa.CheckConstraint("stock_after IS NULL OR stock_after >= 0", name="stock_after_nonnegative"),
         # an item's history and its statement both start from the item
         sa.Index("ix_stock_movements_item_id_id", "item_id", "id"),
+        tenant_key("item_id", "shelf_items"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    item_id: Mapped[int] = mapped_column(sa.ForeignKey("shelf_items.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    item_id: Mapped[int] = mapped_column()
     #: signed; 0 only for a count that found the stock right
     change: Mapped[int] = mapped_column(sa.BigInteger)
     reason: Mapped[str] = mapped_column(sa.String(16))
     #: the cached stock after this movement (NULL for an unlimited item)
     stock_after: Mapped[int | None] = mapped_column(sa.BigInteger)
     note: Mapped[str | None] = mapped_column(sa.String(255))
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    redemption_id: Mapped[int | None] = mapped_column(sa.ForeignKey("redemptions.id"))
-    reservation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reservations.id"))
+    actor_id: Mapped[int | None] = mapped_column()
+    redemption_id: Mapped[int | None] = mapped_column(BigId)
+    reservation_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RedemptionLine(db.Model):
-    """One item of a basket rung up (or of a reservation collected): what it cost and for whom."""
+    """One item of a basket rung up (or of a reservation collected): what it cost and for whom. Kept
+    in the household's community with its redemption; the item is the shop's (its community may be
+    another, a partner's), so ``item_id`` is a plain column (see :class:`StockMovement`)."""
 
     __tablename__ = "redemption_lines"
     __table_args__ = (
@@ -107,13 +115,15 @@ class RedemptionLine(db.Model):
         sa.UniqueConstraint("redemption_id", "item_id", "community_id", name="uq_redemption_lines_item"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index("ix_redemption_lines_household_item", "household_id", "item_id", "created_at"),
+        tenant_key("redemption_id", "redemptions"),
+        tenant_key("household_id", "households"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    redemption_id: Mapped[int] = mapped_column(sa.ForeignKey("redemptions.id"))
-    item_id: Mapped[int] = mapped_column(sa.ForeignKey("shelf_items.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    redemption_id: Mapped[int] = mapped_column(BigId)
+    item_id: Mapped[int] = mapped_column()
+    household_id: Mapped[int] = mapped_column()
     quantity: Mapped[int] = mapped_column()
     points_each: Mapped[int] = mapped_column()
     points: Mapped[int] = mapped_column()
@@ -131,21 +141,25 @@ class Reservation(db.Model):
         sa.Index("ix_reservations_status_expires_at", "status", "expires_at"),
         sa.Index("ix_reservations_household_id_id", "household_id", "id"),
         sa.Index("ix_reservations_shop_id_pickup_code", "shop_id", "pickup_code"),
+        tenant_key("household_id", "households"),
+        tenant_key("hold_transaction_id", "ledger_transactions"),
+        tenant_key("closing_transaction_id", "ledger_transactions"),
+        tenant_key("redemption_id", "redemptions"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = tenant_id()
     #: the household's community: its points are held in that community's escrow
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
+    community_id: Mapped[int] = tenant_community_id()
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"))
+    household_id: Mapped[int] = mapped_column()
     pickup_code: Mapped[str] = mapped_column(sa.String(16))
     points: Mapped[int] = mapped_column()
     status: Mapped[str] = mapped_column(sa.String(16), default="held")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    hold_transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
-    closing_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
-    redemption_id: Mapped[int | None] = mapped_column(sa.ForeignKey("redemptions.id"))
+    created_by_id: Mapped[int | None] = mapped_column()
+    hold_transaction_id: Mapped[int] = mapped_column(BigId)
+    closing_transaction_id: Mapped[int | None] = mapped_column(BigId)
+    redemption_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -156,13 +170,15 @@ class ReservationLine(db.Model):
         sa.UniqueConstraint("reservation_id", "item_id", "community_id", name="uq_reservation_lines_item"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index("ix_reservation_lines_household_item", "household_id", "item_id"),
+        tenant_key("reservation_id", "reservations"),
+        tenant_key("household_id", "households"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(sa.ForeignKey("communities.id"))
-    reservation_id: Mapped[int] = mapped_column(sa.ForeignKey("reservations.id"))
-    item_id: Mapped[int] = mapped_column(sa.ForeignKey("shelf_items.id"))
-    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"))
+    id: Mapped[int] = tenant_id()
+    community_id: Mapped[int] = tenant_community_id()
+    reservation_id: Mapped[int] = mapped_column(BigId)
+    item_id: Mapped[int] = mapped_column()
+    household_id: Mapped[int] = mapped_column()
     quantity: Mapped[int] = mapped_column()
     points_each: Mapped[int] = mapped_column()
     points: Mapped[int] = mapped_column()

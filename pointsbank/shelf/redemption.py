@@ -57,7 +57,7 @@ def price_for_voucher(voucher: Any, shop_id: int, items: Sequence[Mapping[str, A
     if locked is None:
         from pointsbank.ledger import services as ledger
 
-        ledger.lock_household_accounts([voucher.household_id])
+        ledger.lock_household_accounts(voucher.community_id, [voucher.household_id])
     return price(household=_VoucherHousehold(voucher), shop_id=shop_id, items=items, now=now)
 
 
@@ -94,15 +94,18 @@ def return_stock(redemption_id: int, *, actor_id: int | None, now: datetime) -> 
     from pointsbank.shelf.models import RedemptionLine
     from pointsbank.shelf.services.stock import items_lock, write_movements
 
+    from pointsbank.redeem.models import Redemption
+    from pointsbank.shelf.services.stock import shelf_community
+
+    community_id, shop_id = db.session.execute(sa.select(Redemption.community_id, Redemption.shop_id).where(
+        Redemption.id == redemption_id)).one()
     lines = list(db.session.execute(sa.select(RedemptionLine.item_id, RedemptionLine.quantity).where(
-        RedemptionLine.redemption_id == redemption_id).order_by(RedemptionLine.item_id)))
+        RedemptionLine.community_id == community_id, RedemptionLine.redemption_id == redemption_id)
+        .order_by(RedemptionLine.item_id)))
     if not lines:
         return 0
-    from pointsbank.shelf.models import ShelfItem
-
-    shop_id = db.session.scalar(sa.select(ShelfItem.shop_id).where(ShelfItem.id == lines[0].item_id))
-    locked = {row.id: row for row in execute(items_lock(dialect_name()),
-                                             {"ids": [line.item_id for line in lines], "shop_id": shop_id})}
+    locked = {row.id: row for row in execute(items_lock(dialect_name()), {
+        "ids": [line.item_id for line in lines], "shop_id": shop_id, "item_community_id": shelf_community(shop_id)})}
     movements = []
     for line in lines:
         item = locked[line.item_id]

@@ -35,7 +35,7 @@ from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.current import current_user
 from pointsbank.community.models import Community
-from pointsbank.database import unit_of_work
+from pointsbank.database import unit_of_work, row_by_id
 from pointsbank.error_handlers import error_response
 from pointsbank.extensions import db
 from pointsbank.offline import services as offline_services, sync as offline_sync
@@ -88,7 +88,7 @@ def offline_config() -> Response:
     device = None
     device_id = request.args.get("device_id", type=int)
     if device_id:
-        row = db.session.get(Device, device_id)
+        row = row_by_id(Device, device_id, shop.community_id)
         if row is not None and row.shop_id == shop.id:
             device = {"id": row.id, "name": row.name, "revoked": row.revoked_at is not None}
     response = jsonify({

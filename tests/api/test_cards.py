@@ -16,6 +16,7 @@ from pointsbank.redeem.models import Redemption
 from pointsbank.reports import settlement
 from tests.integration.helpers_cards import PIN, issue_card, issued_card, pay
 from tests.integration.helpers_redeem import escrow_balance, give, household_balance, issued, new_shop, shop_balance
+from pointsbank.database import row_by_id
 
 
 def _code(response):
@@ -31,7 +32,7 @@ def test_staff_issue_a_card_and_the_answer_carries_the_credential_and_the_print_
     body = issued_card(client, world)
     assert body["token"].startswith("PBC1.") and body["status"] == "live" and body["attempts_left"] == 5
     assert body["print_url"] == f"/staff/cards/print?household_id={world['a1']}"
-    card = db.session.get(HouseholdCard, body["card_id"])
+    card = row_by_id(HouseholdCard, body["card_id"])
     assert card.pin_hash != PIN and PIN not in card.pin_hash and card.household_id == world["a1"]
     shown = client.get(f"/api/v1/households/{world['a1']}/card", headers=world.headers("staff_a2")).get_json()
     assert shown["card_id"] == body["card_id"] and shown["token"] is None
@@ -63,7 +64,7 @@ def test_the_right_pin_moves_exactly_the_points_from_the_household_to_the_shop(c
     assert shop_balance(world["alpha"], world["shop_a"]) == before_shop + 30
     assert escrow_balance(world["alpha"]) == 0
     tx = db.session.scalar(sa.select(LedgerTransaction).where(LedgerTransaction.kind == "card_payment"))
-    assert tx is not None and db.session.get(Redemption, receipt["id"]).transaction_id == tx.id
+    assert tx is not None and row_by_id(Redemption, receipt["id"]).transaction_id == tx.id
     assert verify().ok
     assert [e.data["outcome"] for e in _attempts(db)] == ["ok"]
 
@@ -110,7 +111,7 @@ def test_five_wrong_pins_block_the_card_and_the_sixth_attempt_with_the_right_pin
     sixth = pay(client, headers, card["token"], PIN, 10)
     assert sixth.status_code == 423 and _code(sixth) == "card_blocked"
     assert household_balance(world, "a1") == 150
-    row = db.session.get(HouseholdCard, card["card_id"])
+    row = row_by_id(HouseholdCard, card["card_id"])
     db.session.refresh(row)
     assert row.wrong_pins == 5 and row.blocked_at is not None
     assert [e.data["outcome"] for e in _attempts(db)] == ["wrong_pin"] * 5 + ["blocked"]
@@ -238,5 +239,5 @@ def test_every_attempt_is_audited_even_a_forged_card_or_a_payment_refused_after_
     assert refused.status_code == 422 and _code(refused) == "insufficient_points"
     db.session.expire_all()
     assert [e.data["outcome"] for e in _attempts(db)] == ["card_forged", "wrong_pin", "ok"]
-    assert db.session.get(HouseholdCard, card["card_id"]).wrong_pins == 0  # the right PIN set it back
+    assert row_by_id(HouseholdCard, card["card_id"]).wrong_pins == 0  # the right PIN set it back
     assert household_balance(world, "a1") == 120 and verify().ok

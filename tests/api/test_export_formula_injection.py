@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from tests.api.test_rankings import _records
 from tests.api.test_settlements import _settled
+from pointsbank.database import row_by_id
 
 LEADING = ["=", "+", "-", "@", "\t", "\r"]
 PAYLOAD = 'HYPERLINK("http://evil.example/","点我")'
@@ -20,7 +21,7 @@ PAYLOAD = 'HYPERLINK("http://evil.example/","点我")'
 def _rename_household(db, world, name: str) -> None:
     from pointsbank.community.models import Household
 
-    db.session.get(Household, world["a1"]).head_name = name
+    row_by_id(Household, world["a1"]).head_name = name
     db.session.commit()
 
 

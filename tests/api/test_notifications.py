@@ -15,6 +15,7 @@ from pointsbank.ledger.models import Posting
 from pointsbank.notify import services as notify
 from pointsbank.notify.models import Notification
 from tests.fixtures.rules import error_code, publish, record
+from pointsbank.database import row_by_id
 
 PHONE = "13812345678"
 MASKED = "138****5678"
@@ -169,7 +170,7 @@ def test_card_blocked_enqueues_in_the_callers_transaction(app, world, db):
 def _phone_on_file(db, household_id, phone=PHONE, opt_out=False):
     from pointsbank.community.models import Household
 
-    household = db.session.get(Household, household_id)
+    household = row_by_id(Household, household_id)
     household.phone, household.sms_opt_out = phone, opt_out
     db.session.commit()
 
@@ -280,7 +281,7 @@ def test_a_phone_given_at_creation_is_stored_as_digits_and_shown_masked(client, 
 
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["phone"] == MASKED and PHONE not in response.get_data(as_text=True)
-    assert db.session.get(Household, response.get_json()["id"]).phone == PHONE
+    assert row_by_id(Household, response.get_json()["id"]).phone == PHONE
 
 
 @pytest.mark.parametrize("phone", ["1381234567a", "1234", "1" * 16])

@@ -8,6 +8,7 @@ import io
 from openpyxl import load_workbook
 
 from tests.integration.helpers_round import AFTER_Q2, relogin, record
+from pointsbank.database import row_by_id
 
 
 def _records(world) -> None:
@@ -98,7 +99,7 @@ def test_a_name_with_control_characters_still_exports_as_xlsx(app, client, world
     from pointsbank.community.models import Household
 
     _records(world)
-    db.session.get(Household, world["a1"]).head_name = "户主\x0ba1\x1f"
+    row_by_id(Household, world["a1"]).head_name = "户主\x0ba1\x1f"
     db.session.commit()
     for path in ("rankings/export", "notice/export"):
         response = client.get(f"/api/v1/communities/{world['alpha']}/{path}?period=2026Q2&format=xlsx",

@@ -6,6 +6,7 @@ from pointsbank import clock
 from pointsbank.audit.models import AuditEvent
 from pointsbank.ledger.verify import verify
 from pointsbank.redeem import shortcode
+from pointsbank.database import row_by_id
 from tests.integration.helpers_redeem import (escrow_balance, give, household_balance, issued, new_shop, redeem,
                                               shop_balance, voucher_ttl)
 
@@ -29,9 +30,9 @@ def test_redeeming_part_of_a_voucher_pays_the_shop_and_returns_the_rest_in_one_t
     from pointsbank.redeem.models import Redemption, Voucher
     from pointsbank.ledger.models import Posting
 
-    redemption = db.session.get(Redemption, receipt["id"])
+    redemption = row_by_id(Redemption, receipt["id"])
     postings = db.session.query(Posting).filter_by(transaction_id=redemption.transaction_id).count()
-    assert postings == 3 and db.session.get(Voucher, voucher["id"]).status == "redeemed"
+    assert postings == 3 and row_by_id(Voucher, voucher["id"]).status == "redeemed"
     assert verify().ok
 
 

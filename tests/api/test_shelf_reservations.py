@@ -11,6 +11,7 @@ from pointsbank.shelf.jobs import expire_reservations
 from pointsbank.shelf.models import Reservation, StockMovement
 from tests.integration.helpers_redeem import escrow_balance, give, household_balance, shop_balance
 from tests.integration.helpers_shelf import new_item, reserve, stock_clean, stock_of
+from pointsbank.database import row_by_id
 
 
 def _balances(world):
@@ -56,7 +57,7 @@ def test_the_cashier_collects_a_reservation_by_its_pickup_code_and_the_shop_is_p
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "reservation_closed"
     assert client.get(f"/api/v1/reservations/{reservation['id']}",
                       headers=world.headers("resident_a1")).get_json()["status"] == "collected"
-    redemption = db.session.get(Redemption, receipt["id"])
+    redemption = row_by_id(Redemption, receipt["id"])
     assert redemption.voucher_id == receipt["voucher_id"] and redemption.shop_id == world["shop_a"]
     voucher = client.get(f"/api/v1/vouchers/{receipt['voucher_id']}", headers=world.headers("resident_a1")).get_json()
     assert (voucher["status"], voucher["points"], voucher["receipt"]["id"]) == ("redeemed", 80, receipt["id"])
@@ -107,8 +108,8 @@ def test_expiry_gives_back_the_points_and_goods_of_a_held_reservation_once_and_l
     assert expired["status"] == "expired"  # already, before the job ran
     assert expire_reservations(late) == 1 and expire_reservations(late) == 0
     db.session.expire_all()
-    assert db.session.get(Reservation, other["id"]).status == "expired"
-    assert db.session.get(Reservation, reservation["id"]).status == "collected"
+    assert row_by_id(Reservation, other["id"]).status == "expired"
+    assert row_by_id(Reservation, reservation["id"]).status == "collected"
     assert stock_of(soap["id"]) == 4 and stock_of(rice["id"]) == 1
     assert household_balance(world, "a1") == 130 and escrow_balance(world["alpha"]) == 0
     assert verify().ok and stock_clean()
@@ -183,7 +184,7 @@ def test_a_pickup_code_of_another_shop_or_a_wrong_one_is_not_found_and_counts_as
     blocked = client.post("/api/v1/reservations/collect", json={"code": reservation["pickup_code"]},
                           headers=world.headers("cashier_a"))
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
-    assert stock_of(soap["id"]) == 4 and db.session.get(Reservation, reservation["id"]).status == "held"
+    assert stock_of(soap["id"]) == 4 and row_by_id(Reservation, reservation["id"]).status == "held"
 
 
 def test_reversing_a_collected_reservation_gives_the_household_its_points_back(client, world, db):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from pointsbank.database import row_by_id
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +22,7 @@ def test_the_resident_reads_a_message_on_home_marks_it_read_and_turns_sms_off(e2
 
     world = e2e_server.world
     with e2e_server.app.app_context():
-        db.session.get(Household, world["a1"]).phone = "13812345678"
+        row_by_id(Household, world["a1"]).phone = "13812345678"
         db.session.commit()
         unit_of_work(notify.card_blocked)(world["alpha"], world["a1"], 1)
         db.session.remove()

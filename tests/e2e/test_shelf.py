@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from pointsbank.database import row_by_id
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +55,7 @@ def _stock(e2e_server: Any, item_id: int) -> int:
 
     with e2e_server.app.app_context():
         try:
-            return db.session.get(ShelfItem, item_id).stock
+            return row_by_id(ShelfItem, item_id).stock
         finally:
             db.session.remove()
 

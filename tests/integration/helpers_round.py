@@ -28,6 +28,7 @@ from pointsbank.reports.models import SettlementLine, SettlementStatement
 from pointsbank.rules.models import BehaviourRecord, RuleBookVersion
 from pointsbank.rules.rulebook import default_rulebook_text
 from tests.integration.helpers_ledger import award
+from pointsbank.database import row_by_id
 
 #: moments in Asia/Shanghai, as UTC (Shanghai midnight = 16:00 UTC the day before)
 Q2_EARLY = "2026-05-15T02:00:00+00:00"
@@ -135,7 +136,7 @@ def lines_of(statement_id: int) -> list[SettlementLine]:
 
 
 def redemption(redemption_id: int) -> Redemption:
-    return db.session.get(Redemption, redemption_id)
+    return row_by_id(Redemption, redemption_id)
 
 
 def ledger_ok(community_id: int | None = None) -> bool:

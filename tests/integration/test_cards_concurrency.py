@@ -14,6 +14,7 @@ from pointsbank.cards.models import HouseholdCard
 from pointsbank.ledger.verify import verify
 from tests.integration.helpers_cards import PIN, issued_card, pay
 from tests.integration.helpers_redeem import give, household_balance, new_shop
+from pointsbank.database import row_by_id
 
 pytestmark = pytest.mark.postgres_only
 
@@ -38,7 +39,7 @@ def test_twenty_concurrent_wrong_pins_block_the_card_exactly_at_five(app, client
     assert sorted(answers).count((401, "wrong_pin")) == 4
     assert sorted(answers).count((423, "card_blocked")) == 16  # the fifth wrong PIN, then fifteen on a blocked card
     db.session.expire_all()
-    row = db.session.get(HouseholdCard, card["card_id"])
+    row = row_by_id(HouseholdCard, card["card_id"])
     assert row.wrong_pins == 5 and row.blocked_at is not None
     audits = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "card.pin")).all()
     assert len(audits) == 20

@@ -13,6 +13,7 @@ from pointsbank.jobs.models import JobRun
 from pointsbank.jobs.scheduler import RoundScheduler
 from pointsbank.reports.models import NoticeBoard
 from tests.integration.helpers_round import AFTER_Q2, Q2, at, redeem, statements_of
+from pointsbank.database import row_by_id
 
 
 def _runs(db) -> dict[tuple[str, int, str], tuple[str, int]]:
@@ -134,7 +135,7 @@ def test_the_once_pass_also_sweeps_expired_vouchers(app, world, db):
     from pointsbank.redeem.models import Voucher
 
     db.session.expire_all()
-    assert db.session.get(Voucher, voucher["id"]).status == "expired"
+    assert row_by_id(Voucher, voucher["id"]).status == "expired"
 
 
 def test_advisory_lock_keys_differ_per_job_community_and_period():
@@ -187,5 +188,5 @@ def test_the_once_pass_also_sweeps_overdue_shelf_reservations(app, world, db):
     RoundScheduler(app, now=lambda: app.config["CLOCK"]).run_once()
 
     db.session.expire_all()
-    assert db.session.get(Reservation, held["id"]).status == "expired"
+    assert row_by_id(Reservation, held["id"]).status == "expired"
     assert catalogue.get_item(user(world, "staff_a2"), soap["id"])["stock"] == 4

@@ -8,6 +8,7 @@ from pointsbank.ledger import services as ledger
 from pointsbank.ledger.models import Account, LedgerTransaction, Posting
 from pointsbank.ledger.verify import verify
 from tests.integration.helpers_ledger import award
+from pointsbank.database import row_by_id
 
 
 def test_an_award_moves_points_from_issuance_and_updates_the_cached_balance(world, db):
@@ -44,7 +45,7 @@ def test_a_transaction_is_reversed_at_most_once(world, db):
     posted = award(world["alpha"], world["a1"], 12)
     reversal = ledger.reverse(posted.transaction_id, community_id=world["alpha"], actor_id=None)
     assert ledger.household_balance(world["a1"]) == 100
-    assert db.session.get(LedgerTransaction, reversal.transaction_id).reversal_of_id == posted.transaction_id
+    assert row_by_id(LedgerTransaction, reversal.transaction_id).reversal_of_id == posted.transaction_id
     with pytest.raises(ledger.AlreadyReversed):
         ledger.reverse(posted.transaction_id, community_id=world["alpha"], actor_id=None)
     db.session.commit()

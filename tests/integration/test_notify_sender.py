@@ -27,6 +27,7 @@ from pointsbank.notify import sender
 from pointsbank.notify.models import Notification
 from pointsbank.notify.services import Event, enqueue
 from tests.conftest import NOW
+from pointsbank.database import row_by_id
 
 
 class Receiver:
@@ -77,7 +78,7 @@ def receiver() -> Iterator[Receiver]:
 def _messages(app: Any, world: Any, db: Any, count: int = 3) -> list[str]:
     """``count`` SMS for a1, a2, a3 (each with a phone), committed; their keys."""
     for name, phone in (("a1", "13800000001"), ("a2", "13800000002"), ("a3", "13800000003")):
-        db.session.get(Household, world[name]).phone = phone
+        row_by_id(Household, world[name]).phone = phone
     db.session.commit()
     names = ["a1", "a2", "a3"]
     events = [Event(world[names[i % 3]], "card_blocked", f"test:{i}", {"card_id": i}) for i in range(count)]
@@ -159,8 +160,8 @@ def test_a_gateway_that_does_not_answer_counts_as_a_failed_attempt(app, world, d
 def test_the_sender_reads_the_household_again_an_opt_out_since_is_not_sent_and_a_new_number_is_used(app, world, db,
                                                                                                   receiver):
     keys = _messages(app, world, db, count=2)  # for a1 and a2
-    db.session.get(Household, world["a1"]).sms_opt_out = True
-    db.session.get(Household, world["a2"]).phone = "13900000002"
+    row_by_id(Household, world["a1"]).sms_opt_out = True
+    row_by_id(Household, world["a2"]).phone = "13900000002"
     db.session.commit()
     _webhook(app, receiver)
 

@@ -16,6 +16,7 @@ from pointsbank.ledger.verify import verify
 from pointsbank.redeem import vouchers
 from pointsbank.redeem.models import Redemption, Voucher
 from tests.integration.helpers_redeem import escrow_balance, give, household_balance, issued, new_shop, shop_balance
+from pointsbank.database import row_by_id
 
 pytestmark = pytest.mark.postgres_only
 
@@ -131,7 +132,7 @@ def test_a_cancel_racing_redemptions_of_the_same_voucher_lets_exactly_one_win(ap
     winners = [status for status, _ in results if status in (200, 201)]
     assert len(winners) == 1 and sorted(s for s, _ in results).count(409) == 19
     db.session.rollback()
-    status = db.session.get(Voucher, voucher["id"]).status
+    status = row_by_id(Voucher, voucher["id"]).status
     if status == "cancelled":
         assert household_balance(world, "a1") == 140 and shop_balance(world["alpha"], world["shop_a"]) == 0
     else:

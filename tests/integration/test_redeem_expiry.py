@@ -14,6 +14,7 @@ from pointsbank.ledger.verify import verify
 from pointsbank.redeem import jobs, vouchers
 from pointsbank.redeem.models import Voucher
 from tests.integration.helpers_redeem import escrow_balance, give, household_balance, issued, redeem, voucher_ttl
+from pointsbank.database import row_by_id
 
 
 def _later(app, hours=1):
@@ -30,8 +31,8 @@ def test_expiry_returns_the_points_of_open_vouchers_past_their_time_and_nothing_
     _later(app)
     assert jobs.expire_vouchers() == 1
     db.session.rollback()
-    assert db.session.get(Voucher, open_["id"]).status == "expired"
-    assert [db.session.get(Voucher, v["id"]).status for v in (spent, cancelled)] == ["redeemed", "cancelled"]
+    assert row_by_id(Voucher, open_["id"]).status == "expired"
+    assert [row_by_id(Voucher, v["id"]).status for v in (spent, cancelled)] == ["redeemed", "cancelled"]
     assert household_balance(world, "a1") == 140 and escrow_balance(world["alpha"]) == 0
     assert verify().ok
 

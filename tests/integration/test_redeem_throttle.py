@@ -22,9 +22,9 @@ def lookups(monkeypatch):
     seen = []
     real = redemptions.lookup_short_code
 
-    def counting(digits):
+    def counting(digits, shop_id):
         seen.append(digits)
-        return real(digits)
+        return real(digits, shop_id)
 
     monkeypatch.setattr(redemptions, "lookup_short_code", counting)
     return seen

@@ -17,11 +17,12 @@ from pointsbank.reports.models import SettlementLine, SettlementStatement
 from tests.integration.helpers_round import (AFTER_Q2, Q2, Q2_LAST_MINUTE, Q3_FIRST_MINUTE, at, ledger_ok, redeem,
                                              redemption, reverse, set_point_value, statements_of, user)
 from tests.integration.helpers_redeem import new_shop
+from pointsbank.database import row_by_id
 
 
 def lines_of(statement_id: int) -> list:
     """A statement's lines as the API shows them: its redemptions (derived), then its adjustments."""
-    return statements.statement_lines(_db.session.get(SettlementStatement, statement_id))
+    return statements.statement_lines(row_by_id(SettlementStatement, statement_id))
 
 
 def test_a_statement_per_shop_counts_the_redemptions_of_the_quarter_in_the_community_time_zone(app, world, db):

@@ -23,6 +23,7 @@ from pointsbank.reports.models import NoticeBoard, SettlementStatement
 from pointsbank.reports.statements import statement_lines
 from tests.integration.helpers_redeem import new_shop
 from tests.integration.helpers_round import AFTER_Q2, redeem, statements_of
+from pointsbank.database import row_by_id
 
 PAUSED = "settlement paused before commit"
 
@@ -45,7 +46,7 @@ def _snapshot(db: Any) -> list[tuple]:
         SettlementStatement.period, SettlementStatement.count, SettlementStatement.points,
         SettlementStatement.amount_fen, SettlementStatement.status, SettlementStatement.built_at,
     ).order_by(SettlementStatement.id)).all()
-    lines = [len(statement_lines(db.session.get(SettlementStatement, row[0]))) for row in rows]
+    lines = [len(statement_lines(row_by_id(SettlementStatement, row[0]))) for row in rows]
     db.session.rollback()
     return [(*row, n) for row, n in zip(rows, lines)]
 

@@ -26,6 +26,7 @@ from pointsbank.shelf.models import RedemptionLine, Reservation, StockMovement
 from pointsbank.shelf.services import catalogue, reservations
 from tests.integration.helpers_redeem import escrow_balance, give, household_balance, new_shop, shop_balance
 from tests.integration.helpers_shelf import stock_clean, stock_of
+from pointsbank.database import row_by_id
 
 pytestmark = pytest.mark.postgres_only
 
@@ -192,7 +193,7 @@ def test_a_reservation_cancelled_while_being_collected_ends_in_exactly_one_of_th
     for n, reservation in enumerate(booked):
         cancel, collect = results[2 * n], results[2 * n + 1]
         assert sorted([cancel[0], collect[0]]) in ([200, 409], [201, 409]), (cancel, collect)
-        status = db.session.get(Reservation, reservation["id"]).status
+        status = row_by_id(Reservation, reservation["id"]).status
         if collect[0] == 201:
             collected += 1
             assert status == "collected" and household_balance(world, households[n]) == 100

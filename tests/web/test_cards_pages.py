@@ -11,6 +11,7 @@ from pointsbank.extensions import db
 from tests.integration.helpers_cards import PIN
 from tests.integration.helpers_redeem import give, household_balance
 from tests.web.helpers import actor, csrf_token, login, post_form, text
+from pointsbank.database import row_by_id
 
 
 def _issue(world, household="a1", pin=PIN):
@@ -48,7 +49,7 @@ def test_the_print_sheet_without_a_choice_prints_every_live_card_of_the_communit
 
 def test_staff_unblock_and_revoke_from_the_household_page(client, world):
     made = _issue(world)
-    card = db.session.get(cards.HouseholdCard, made["card_id"])
+    card = row_by_id(cards.HouseholdCard, made["card_id"])
     card.wrong_pins, card.blocked_at = 5, card.created_at
     db.session.commit()
     login(client, "staff_a2")
@@ -81,7 +82,7 @@ def test_a_scanned_card_leads_to_the_pin_pad_then_the_points_then_the_receipt(cl
 
 def test_a_blocked_card_goes_back_to_the_scan_page_with_the_refusal(client, world):
     made = _issue(world)
-    card = db.session.get(cards.HouseholdCard, made["card_id"])
+    card = row_by_id(cards.HouseholdCard, made["card_id"])
     card.wrong_pins, card.blocked_at = 5, card.created_at
     db.session.commit()
     login(client, "cashier_a")

@@ -18,6 +18,7 @@ from pointsbank.extensions import db
 from pointsbank.reports import notice, periods
 from tests.integration.helpers_round import at
 from tests.web.helpers import login, record, text
+from pointsbank.database import row_by_id
 
 Q1_PUBLISHED = "2026-04-01T01:00:00+00:00"  # 09:00 on 1 April in Shanghai
 NOW = "2026-05-15T02:00:00+00:00"           # the suite's frozen clock
@@ -112,7 +113,7 @@ def test_the_board_shows_totals_per_grid_and_the_records_open_to_objection(clien
 def test_the_board_shows_no_private_household_details(client, quarter):
     from pointsbank.community.models import Household
 
-    db.session.get(Household, quarter["a1"]).address = "清风村北街 8 号"  # a private detail
+    row_by_id(Household, quarter["a1"]).address = "清风村北街 8 号"  # a private detail
     db.session.commit()
     html = text(client.get(BOARD))
 

@@ -13,10 +13,11 @@ from pointsbank.notify.models import Notification
 from pointsbank.database import unit_of_work
 from tests.api.test_notifications import MASKED, PHONE, assert_masked
 from tests.web.helpers import login, post_form, record, text
+from pointsbank.database import row_by_id
 
 
 def _phone_on_file(db, world, phone=PHONE):
-    db.session.get(Household, world["a1"]).phone = phone
+    row_by_id(Household, world["a1"]).phone = phone
     db.session.commit()
 
 
@@ -56,14 +57,14 @@ def test_the_resident_turns_sms_off_and_on_again_and_sees_the_phone_masked(clien
 
     post_form(client, "/home", "/home/sms", {"sms_opt_out": "1"})
     db.session.expire_all()
-    assert db.session.get(Household, world["a1"]).sms_opt_out is True
+    assert row_by_id(Household, world["a1"]).sms_opt_out is True
     assert "已关闭发往" in text(client.get("/home"))
     unit_of_work(notify.card_blocked)(world["alpha"], world["a1"], 3)
     assert [r.channel for r in db.session.scalars(sa.select(Notification))] == ["inbox"]
 
     post_form(client, "/home", "/home/sms", {"sms_opt_out": "0"})
     db.session.expire_all()
-    assert db.session.get(Household, world["a1"]).sms_opt_out is False
+    assert row_by_id(Household, world["a1"]).sms_opt_out is False
 
 
 def test_staff_set_the_phone_on_the_household_page_and_it_is_shown_masked_on_every_page(app, client, world, db):
@@ -75,7 +76,7 @@ def test_staff_set_the_phone_on_the_household_page_and_it_is_shown_masked_on_eve
 
     assert saved.status_code == 302
     db.session.expire_all()
-    assert db.session.get(Household, world["a1"]).phone == PHONE
+    assert row_by_id(Household, world["a1"]).phone == PHONE
     record(world, "staff_a2", "a1", "good_deed")
     shown = text(client.get(page))
     assert re.search(rf'id="phone">{re.escape(MASKED)}', shown)
@@ -101,4 +102,4 @@ def test_staff_refused_a_bad_phone_keep_the_old_one(client, world, db):
 
     assert "电话号码须为 5 到 15 位数字" in text(client.get(page))
     db.session.expire_all()
-    assert db.session.get(Household, world["a1"]).phone == PHONE
+    assert row_by_id(Household, world["a1"]).phone == PHONE

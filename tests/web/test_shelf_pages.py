@@ -21,6 +21,7 @@ from tests.fixtures.rules import PNG
 from tests.integration.helpers_redeem import give, household_balance
 from tests.integration.helpers_shelf import stock_clean, stock_of
 from tests.web.helpers import actor, csrf_token, login, text
+from pointsbank.database import row_by_id
 
 
 def _item(world, name: str, points: int, stock: int | None, **fields: Any) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def test_staff_change_an_item_and_take_it_off_the_shelf(client, world, shelf):
     response = _post(client, page, page, {"name_zh": "大米 5kg", "name_en": "Rice 5 kg", "points": "55",
                                           "limit_count": "", "limit_period": ""})
     assert response.status_code == 302
-    item = db.session.get(ShelfItem, shelf["rice"]["id"])
+    item = row_by_id(ShelfItem, shelf["rice"]["id"])
     db.session.refresh(item)
     assert (item.name_zh, item.points, item.limit_period, item.is_active, item.stock) == ("大米 5kg", 55, None, False, 2)
     assert "已保存" in text(client.get(page))

@@ -38,7 +38,7 @@ from pointsbank.regions import stars
 from pointsbank.shelf.models import RedemptionLine, Reservation, ReservationLine, ShelfItem
 from pointsbank.shelf.refusals import (BasketEmpty, HouseholdLimitReached, ItemNotFound, ItemUnavailable, OutOfStock,
                                        StarsRequired)
-from pointsbank.shelf.services.stock import write_movements
+from pointsbank.shelf.services.stock import shelf_community, write_movements
 
 #: at most this many units of one item in one basket, and this many distinct items
 MAX_QUANTITY, MAX_LINES = 1000, 100
@@ -101,7 +101,8 @@ def price(*, household: Any, shop_id: int, items: Iterable[Mapping[str, Any]], n
     quantities = merged(items)
     starts = period_starts(household.timezone, now)
     rows = execute(_priced_lock(dialect_name()), {
-        "ids": sorted(quantities), "shop_id": shop_id, "household_id": household.id,
+        "ids": sorted(quantities), "shop_id": shop_id, "item_community_id": shelf_community(shop_id),
+        "household_id": household.id, "household_community_id": household.community_id,
         "s_month": starts["month"], "s_quarter": starts["quarter"], "s_year": starts["year"]}).all()
     if len(rows) != len(quantities):
         found = {r.id for r in rows}
@@ -138,20 +139,25 @@ def _priced_lock(dialect: str) -> sa.Select:
     start = sa.case((items.c.limit_period == "month", sa.bindparam("s_month", type_=UTCDateTime)),
                     (items.c.limit_period == "quarter", sa.bindparam("s_quarter", type_=UTCDateTime)),
                     else_=sa.bindparam("s_year", type_=UTCDateTime))
-    household = sa.bindparam("household_id")
+    household, community = sa.bindparam("household_id"), sa.bindparam("household_community_id")
+    # the household's lines are kept in its community; the items in the shop's (shelf_community)
     taken = (sa.select(sa.func.coalesce(sa.func.sum(lines.c.quantity), 0))
-             .select_from(lines.join(redemptions, redemptions.c.id == lines.c.redemption_id))
-             .where(lines.c.household_id == household, lines.c.item_id == items.c.id, lines.c.created_at >= start,
+             .select_from(lines.join(redemptions, sa.and_(redemptions.c.id == lines.c.redemption_id,
+                                                          redemptions.c.community_id == lines.c.community_id)))
+             .where(lines.c.community_id == community, lines.c.household_id == household,
+                    lines.c.item_id == items.c.id, lines.c.created_at >= start,
                     redemptions.c.reversed_at.is_(None)).scalar_subquery())
     held = (sa.select(sa.func.coalesce(sa.func.sum(held_lines.c.quantity), 0))
-            .select_from(held_lines.join(reservations, reservations.c.id == held_lines.c.reservation_id))
-            .where(held_lines.c.household_id == household, held_lines.c.item_id == items.c.id,
-                   reservations.c.status == "held").scalar_subquery())
+            .select_from(held_lines.join(reservations, sa.and_(reservations.c.id == held_lines.c.reservation_id,
+                                                               reservations.c.community_id == held_lines.c.community_id)))
+            .where(held_lines.c.community_id == community, held_lines.c.household_id == household,
+                   held_lines.c.item_id == items.c.id, reservations.c.status == "held").scalar_subquery())
     stmt = (sa.select(items.c.id, items.c.community_id, items.c.shop_id, items.c.name_zh, items.c.name_en,
                       items.c.points, items.c.stock, items.c.limit_period, items.c.limit_count, items.c.min_stars,
                       items.c.available_from, items.c.available_until, items.c.is_active,
                       sa.case((items.c.limit_period.is_(None), 0), else_=taken + held).label("taken"))
-            .where(items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
+            .where(items.c.community_id == sa.bindparam("item_community_id"),
+                   items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
             .order_by(items.c.id))
     return lock_for_update(stmt, dialect, of=items)
 
@@ -254,8 +260,9 @@ def _record_statement(for_redemption: bool) -> sa.TextClause:
         "CAST(:actor_id AS integer), CAST(:redemption_id AS bigint), CAST(:reservation_id AS bigint), :created_at "
         "FROM unnest(CAST(:item_communities AS integer[]), CAST(:items AS integer[]), CAST(:changes AS bigint[]), "
         "CAST(:after AS bigint[])) AS v (c, i, ch, sa)), "
-        "u AS (UPDATE shelf_items SET stock = v.sa FROM unnest(CAST(:items AS integer[]), CAST(:after AS bigint[])) "
-        "AS v (i, sa) WHERE shelf_items.id = v.i AND v.sa IS NOT NULL) "
+        "u AS (UPDATE shelf_items SET stock = v.sa FROM unnest(CAST(:item_communities AS integer[]), "
+        "CAST(:items AS integer[]), CAST(:after AS bigint[])) AS v (c, i, sa) "
+        "WHERE shelf_items.community_id = v.c AND shelf_items.id = v.i AND v.sa IS NOT NULL) "
         + lines + " FROM unnest(CAST(:items AS integer[]), CAST(:quantities AS integer[]), "
         "CAST(:points_each AS integer[])) AS v (i, q, pe)"
     ).bindparams(sa.bindparam("created_at", type_=UTCDateTime))

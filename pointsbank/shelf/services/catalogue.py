@@ -26,7 +26,7 @@ from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
-from pointsbank.database import insert_or_conflict
+from pointsbank.database import insert_or_conflict, row_by_id
 from pointsbank.errors import Forbidden, NotFound
 from pointsbank.extensions import db
 from pointsbank.redeem import shops
@@ -64,7 +64,7 @@ def managed_shop(actor: User, shop_id: int) -> Shop:
 
 
 def _item(item_id: int) -> ShelfItem:
-    item = db.session.get(ShelfItem, item_id)
+    item = row_by_id(ShelfItem, item_id)
     if item is None:
         raise ItemNotFound()
     return item
@@ -123,7 +123,7 @@ def _check_photo(shop: Shop, evidence_id: int | None) -> None:
     """A photo is an image uploaded by staff of a partner community, for no household."""
     if evidence_id is None:
         return
-    evidence = db.session.get(Evidence, evidence_id)
+    evidence = row_by_id(Evidence, evidence_id)
     if evidence is None or evidence.household_id is not None or db.session.get(
             ShopPartnership, (evidence.community_id, shop.id)) is None:
         raise EvidenceNotFound()
@@ -276,7 +276,8 @@ def eligibility(household: policy.HouseholdRef, items: Iterable[Any], now: datet
     from pointsbank.shelf.services.baskets import taken_in_period
 
     items = list(items)
-    redeemable = max(0, ledger.household_balance(household.id) - household.base_points)
+    balance = ledger.household_balance(household.id, community_id=household.community_id)
+    redeemable = max(0, balance - household.base_points)
     taken = taken_in_period(household, [i for i in items if i.limit_period], now)
     level = stars.household_stars(household.community_id, household.id)
     answers = []
@@ -304,7 +305,7 @@ def photo_of(actor: User, item_id: int) -> tuple[Evidence, Any]:
     from flask import current_app
 
     item, _ = item_for(actor, item_id)
-    evidence = db.session.get(Evidence, item.photo_evidence_id) if item.photo_evidence_id else None
+    evidence = row_by_id(Evidence, item.photo_evidence_id, item.community_id) if item.photo_evidence_id else None
     if evidence is None:
         raise EvidenceNotFound()
     path = Path(current_app.config["EVIDENCE_DIR"]) / evidence.storage_path

@@ -16,6 +16,7 @@ from pointsbank import clock
 from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.models import Community
+from pointsbank.database import row_by_id
 from pointsbank.extensions import db
 from pointsbank.redeem import shortcode
 from pointsbank.redeem.models import Shop
@@ -74,7 +75,7 @@ def reservation_for(actor: User, reservation_id: int) -> Reservation:
     """The reservation if ``actor`` may see it: its household, staff of its community, admins
     over it, the cashiers of its shop; 404 ``reservation_not_found`` otherwise."""
     policy.require_role(actor, "admin", "staff", "resident", "cashier")
-    reservation = db.session.get(Reservation, reservation_id)
+    reservation = row_by_id(Reservation, reservation_id)
     if reservation is None or not _visible(actor, reservation):
         raise ReservationNotFound()
     return reservation

@@ -46,7 +46,7 @@ from pointsbank.auth import policy, throttle
 from pointsbank.auth.models import User
 from pointsbank.community import freeze
 from pointsbank.community.models import Community
-from pointsbank.database import dialect_name, execute, lock_for_update, unit_of_work
+from pointsbank.database import dialect_name, execute, lock_due, lock_row, unit_of_work
 from pointsbank.errors import NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -59,7 +59,7 @@ from pointsbank.shelf.refusals import PickupCodeMalformed, ReservationNotFound
 from pointsbank.shelf.services import baskets
 from pointsbank.shelf.services.reservation_reads import (ensure_held, reservation_for, reservation_lines,
                                                          reservation_view)
-from pointsbank.shelf.services.stock import items_lock, write_movements
+from pointsbank.shelf.services.stock import items_lock, shelf_community, write_movements
 
 GUESS_SCOPE_CASHIER = "pickup:cashier"
 GUESS_SCOPE_SHOP = "pickup:shop"
@@ -96,10 +96,10 @@ def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str
     if not shop.is_active:
         raise ShopInactive()
     now = clock.now()
-    account = ledger.lock_household_accounts([household.id]).get(household.id)
+    account = ledger.lock_household_accounts(household.community_id, [household.id]).get(household.id)
     if account is None:
         raise NotFound()
-    freeze.ensure_not_frozen(household.id)  # households: nothing is reserved for a frozen one
+    freeze.ensure_not_frozen(household.community_id, household.id)  # households: nothing is reserved for a frozen one
     basket = baskets.price(household=household, shop_id=shop.id, items=items, now=now)
     escrow = ledger.system_accounts(household.community_id)["vouchers"]
     posted = ledger.post(household.community_id, "reservation_hold", [(account.id, -basket.points),
@@ -124,8 +124,14 @@ def create_reservation(actor: User, *, shop_id: int, items: Iterable[Mapping[str
 
 # --- collect -------------------------------------------------------------------------------
 
-def _lock(stmt: sa.Select) -> Reservation | None:
-    return db.session.scalar(lock_for_update(stmt).execution_options(populate_existing=True))
+def _by_pickup_code(shop_id: int, digits: str) -> Reservation | None:
+    """The held-or-not reservation of this shop with this pickup code, locked. A pickup code is
+    unique within its household's community; found among the shop's reservations (every partner
+    community's: on Citus an unlocked read of several shards), then locked on its own shard. A code
+    two communities both drew for the shop (one in 10^15 per pair) is not guessed between."""
+    found = db.session.execute(sa.select(Reservation.id, Reservation.community_id).where(
+        Reservation.shop_id == shop_id, Reservation.pickup_code == digits).limit(2)).all()
+    return lock_row(Reservation, found[0].id, found[0].community_id) if len(found) == 1 else None
 
 
 def _check_guesses(actor: User, shop_id: int) -> None:
@@ -155,13 +161,12 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
     digits = shortcode.normalize(code) if isinstance(code, str) else ""
     if not shortcode.is_valid(digits):
         raise _failed_guess(actor, shop.id, PickupCodeMalformed())
-    reservation = _lock(sa.select(Reservation).where(Reservation.shop_id == shop.id,
-                                                     Reservation.pickup_code == digits))
+    reservation = _by_pickup_code(shop.id, digits)
     if reservation is None:
         raise _failed_guess(actor, shop.id, ReservationNotFound())
     now = clock.now()
     ensure_held(reservation, now)
-    freeze.ensure_not_frozen(reservation.household_id)  # households: a frozen one's basket is not handed over
+    freeze.ensure_not_frozen(reservation.community_id, reservation.household_id)  # households: a frozen one's basket is not handed over
     community = db.session.get(Community, reservation.community_id)
     escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
     shop_account = ledger.shop_account(reservation.community_id, shop.id)
@@ -238,7 +243,8 @@ def _give_back(reservations: list[Reservation], *, status: str, actor_id: int | 
         by_shop.setdefault(shop_of[line.reservation_id], set()).add(line.item_id)
     stock: dict[int, Any] = {}
     for shop_id in sorted(by_shop):
-        for row in execute(items_lock(dialect_name()), {"ids": sorted(by_shop[shop_id]), "shop_id": shop_id}):
+        for row in execute(items_lock(dialect_name()), {"ids": sorted(by_shop[shop_id]), "shop_id": shop_id,
+                                                        "item_community_id": shelf_community(shop_id)}):
             stock[row.id] = None if row.stock is None else int(row.stock)
     movements = []
     for line in sorted(lines, key=lambda l: (l.item_id, l.reservation_id)):
@@ -262,8 +268,8 @@ def cancel_reservation(actor: User, reservation_id: int) -> dict[str, Any]:
     """Cancel a held reservation (its household, or staff of its community): points and stock go
     back. ``reservation_closed`` 409 once collected or cancelled, ``reservation_expired`` 410."""
     policy.require_role(actor, "resident", "staff")
-    reservation_for(actor, reservation_id)
-    reservation = _lock(sa.select(Reservation).where(Reservation.id == reservation_id))
+    seen = reservation_for(actor, reservation_id)
+    reservation = lock_row(Reservation, reservation_id, seen.community_id)
     now = clock.now()
     ensure_held(reservation, now)
     _give_back([reservation], status="cancelled", actor_id=actor.id, now=now)
@@ -276,10 +282,8 @@ def expire_batch(now: datetime, batch: int = 200) -> int:
     """Expire up to ``batch`` held reservations past their time in the current unit of work.
     ``FOR UPDATE SKIP LOCKED``: a reservation being collected or cancelled right now is left to
     that request, and two runs never take the same one."""
-    stmt = (sa.select(Reservation).where(Reservation.status == "held", Reservation.expires_at <= now)
-            .order_by(Reservation.expires_at, Reservation.id).limit(batch))
-    stmt = lock_for_update(stmt, skip_locked=True)
-    found = list(db.session.scalars(stmt.execution_options(populate_existing=True)))
+    found = lock_due(Reservation, Reservation.status == "held", Reservation.expires_at <= now,
+                     order_by=(Reservation.expires_at, Reservation.id), limit=batch)
     _give_back(found, status="expired", actor_id=None, now=now)
     return len(found)
 

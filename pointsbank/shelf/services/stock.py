@@ -28,17 +28,16 @@ import sqlalchemy as sa
 from pointsbank import clock
 from pointsbank.audit import services as audit
 from pointsbank.auth.models import User
-from pointsbank.database import execute, lock_for_update
+from pointsbank.database import execute, lock_for_update, lock_row
 from pointsbank.extensions import db
 from pointsbank.pagination import keyset_page
 from pointsbank.shelf.models import MANUAL_REASONS, ShelfItem, StockMovement
 from pointsbank.shelf.refusals import InvalidItem, ItemNotFound, StockNotTracked, StockWouldBeNegative
 
 
-def lock_item(item_id: int) -> ShelfItem:
+def lock_item(item_id: int, community_id: int) -> ShelfItem:
     """The item row, locked until the unit of work ends, re-read so its stock is the committed one."""
-    item = db.session.scalar(lock_for_update(sa.select(ShelfItem).where(ShelfItem.id == item_id))
-                             .execution_options(populate_existing=True))
+    item = lock_row(ShelfItem, item_id, community_id)
     if item is None:
         raise ItemNotFound()
     return item
@@ -78,10 +77,10 @@ def move_stock(actor: User, item_id: int, *, change: int, reason: str, note: str
     422 for an unlimited item, ``stock_negative`` 422 below zero, ``invalid_item`` 422."""
     from pointsbank.shelf.services.catalogue import item_for
 
-    item_for(actor, item_id, manage=True)  # scope first: a stranger learns nothing, and waits on no lock
+    seen, _ = item_for(actor, item_id, manage=True)  # scope first: a stranger learns nothing, and waits on no lock
     if reason not in MANUAL_REASONS:
         raise InvalidItem(reason=f"reason {reason}", details={"field": "reason"})
-    item = lock_item(item_id)
+    item = lock_item(item_id, seen.community_id)
     if item.stock is None:
         raise StockNotTracked()
     if reason == "count":
@@ -117,14 +116,36 @@ def list_movements(actor: User, item_id: int, *, limit: int = 50, cursor: str | 
 
 # --- the basket's statements (Core, built once) --------------------------------------------
 
+#: (engine, shop id) → the community its shelf belongs to (a shop's home never changes)
+_shelf_communities: dict[tuple[str, int], int] = {}
+
+
+def shelf_community(shop_id: int) -> int:
+    """The community a shop's shelf belongs to: its home, where its items and their stock
+    movements are kept (``pointsbank.tenancy``: one shard). A basket a partner community's
+    household takes there touches two communities — the points in the household's, the goods in
+    the shop's. Read once per shop and process (``shops`` is a reference table)."""
+    key = (str(db.engine.url), shop_id)
+    found = _shelf_communities.get(key)
+    if found is None:
+        from pointsbank.redeem.models import Shop
+
+        found = db.session.scalar(sa.select(Shop.community_id).where(Shop.id == shop_id))
+        if found is None:
+            raise ItemNotFound()
+        _shelf_communities[key] = found
+    return found
+
+
 @functools.lru_cache(maxsize=2)
 def items_lock(dialect: str) -> sa.Select:
-    """The items of a basket at one shop, locked in id order."""
+    """The items of a basket at one shop (``item_community_id``: :func:`shelf_community`), locked in id order."""
     items = ShelfItem.__table__
     stmt = (sa.select(items.c.id, items.c.community_id, items.c.shop_id, items.c.name_zh, items.c.name_en,
                       items.c.points, items.c.stock, items.c.limit_period, items.c.limit_count, items.c.min_stars,
                       items.c.available_from, items.c.available_until, items.c.is_active)
-            .where(items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
+            .where(items.c.community_id == sa.bindparam("item_community_id"),
+                   items.c.id.in_(sa.bindparam("ids", expanding=True)), items.c.shop_id == sa.bindparam("shop_id"))
             .order_by(items.c.id))
     return lock_for_update(stmt, dialect, of=items)
 
@@ -132,7 +153,8 @@ def items_lock(dialect: str) -> sa.Select:
 @functools.lru_cache(maxsize=1)
 def _stock_update() -> sa.Update:
     items = ShelfItem.__table__
-    return sa.update(items).where(items.c.id == sa.bindparam("i_id")).values(stock=sa.bindparam("i_stock"))
+    return sa.update(items).where(items.c.community_id == sa.bindparam("i_community_id"),
+                                  items.c.id == sa.bindparam("i_id")).values(stock=sa.bindparam("i_stock"))
 
 
 def write_movements(rows: list[dict[str, Any]]) -> None:
@@ -141,7 +163,8 @@ def write_movements(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     execute(sa.insert(StockMovement.__table__), rows)
-    updates = [{"i_id": r["item_id"], "i_stock": r["stock_after"]} for r in rows if r["stock_after"] is not None]
+    updates = [{"i_community_id": r["community_id"], "i_id": r["item_id"], "i_stock": r["stock_after"]}
+               for r in rows if r["stock_after"] is not None]
     if updates:
         execute(_stock_update(), updates)
 
