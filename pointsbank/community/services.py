@@ -7,7 +7,7 @@ ledger account with the community's base points, in the same unit of work.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -214,6 +214,13 @@ def household_dict(household: Any, *, grid: str | None, residents: Any, balance:
     }
 
 
+class ResidentRow(NamedTuple):
+    """A resident as the household's views read it (``.id``, ``.name``; the pages and the schema alike)."""
+
+    id: int
+    name: str
+
+
 def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
     """A household in scope with its balance: :func:`pointsbank.auth.policy.household_in_scope`
     reading one statement for the household, its community's base, its grid, its balance, its
@@ -223,7 +230,7 @@ def household_view(actor: User, household_id: int | None) -> dict[str, Any] | No
     if household_id is None:
         return None
     row = policy.household_in_scope(actor, household_id, read=_read_view_row, proxy=True)
-    residents = [{"id": resident_id, "name": name} for resident_id, name in sorted(row.residents or ())]
+    residents = [ResidentRow(resident_id, name) for resident_id, name in sorted(row.residents or ())]
     return household_dict(row, grid=row.grid, residents=residents, balance=int(row.balance or 0),
                           base_points=row.base_points)
 
