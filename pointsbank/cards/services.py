@@ -164,7 +164,8 @@ def print_sheet(actor: User, household_ids: Iterable[int] | None = None) -> dict
     policy.require_role(actor, "staff")
     community = db.session.get(Community, actor.community_id)
     stmt = (sa.select(HouseholdCard, Household)
-            .join(Household, Household.id == HouseholdCard.household_id)
+            .join(Household, sa.and_(Household.community_id == HouseholdCard.community_id,
+                                     Household.id == HouseholdCard.household_id))
             .where(HouseholdCard.community_id == actor.community_id, HouseholdCard.revoked_at.is_(None))
             .order_by(Household.number))
     if household_ids is not None:

@@ -130,7 +130,8 @@ def helped_households(actor: User) -> list[Household]:
     if actor.role not in policy.PROXY_ROLES or actor.community_id is None:
         return []
     return list(db.session.scalars(
-        sa.select(Household).join(HouseholdProxy, HouseholdProxy.household_id == Household.id).where(
+        sa.select(Household).join(HouseholdProxy, sa.and_(HouseholdProxy.community_id == Household.community_id,
+                                                          HouseholdProxy.household_id == Household.id)).where(
             HouseholdProxy.community_id == actor.community_id, HouseholdProxy.user_id == actor.id,
             HouseholdProxy.revoked_at.is_(None)).order_by(Household.number)))
 

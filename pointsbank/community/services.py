@@ -274,7 +274,8 @@ def list_households(actor: User, community_id: int, *, q: str | None = None, gri
     if q:
         stmt = stmt.where(sa.or_(Household.number == q, Household.head_name.contains(q, autoescape=True)))
     if grid:
-        stmt = stmt.join(Grid, Grid.id == Household.grid_id).where(Grid.name == grid)
+        stmt = stmt.join(Grid, sa.and_(Grid.community_id == Household.community_id,
+                                       Grid.id == Household.grid_id)).where(Grid.name == grid)
     page = keyset_page(stmt, Household.id, limit=limit, cursor=cursor)
     from pointsbank.ledger.models import Account
 

@@ -73,7 +73,8 @@ def verify(community_id: int | None = None, progress: Callable[[int], None] | No
                       LedgerTransaction.reference_type, LedgerTransaction.reference_id,
                       LedgerTransaction.reversal_of_id, LedgerTransaction.actor_id, LedgerTransaction.created_at,
                       LedgerTransaction.digest, Posting.account_id, Posting.points)
-            .join(Posting, Posting.transaction_id == LedgerTransaction.id).where(scope_t)
+            .join(Posting, sa.and_(Posting.community_id == LedgerTransaction.community_id,
+                                   Posting.transaction_id == LedgerTransaction.id)).where(scope_t)
             .order_by(LedgerTransaction.id, Posting.account_id))
     current, legs = None, []
     for row in _stream(stmt):
@@ -90,8 +91,9 @@ def verify(community_id: int | None = None, progress: Callable[[int], None] | No
     # 3. chains and cached balances, streamed in account order
     stmt = (sa.select(Account.id.label("account_id"), Account.balance, Account.last_hash, Posting.id, Posting.points,
                       Posting.balance_after, Posting.hash, Posting.transaction_id, LedgerTransaction.digest)
-            .join(Posting, Posting.account_id == Account.id)
-            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .join(Posting, sa.and_(Posting.community_id == Account.community_id, Posting.account_id == Account.id))
+            .join(LedgerTransaction, sa.and_(LedgerTransaction.community_id == Posting.community_id,
+                                             LedgerTransaction.id == Posting.transaction_id))
             .where(scope_a, Account.kind.in_(CHAINED_KINDS)).order_by(Account.id, Posting.id))
     account, running, prev_hash, last_row = None, 0, None, None
     for row in _stream(stmt):
@@ -120,11 +122,13 @@ def verify(community_id: int | None = None, progress: Callable[[int], None] | No
     # accounts with a cached balance but no postings
     for account_id, balance in db.session.execute(
             sa.select(Account.id, Account.balance).where(scope_a, Account.kind.in_(CHAINED_KINDS), Account.balance != 0,
-                                                       ~sa.exists().where(Posting.account_id == Account.id))):
+                                                       ~sa.exists().where(Posting.community_id == Account.community_id,
+                                                                          Posting.account_id == Account.id))):
         differ(Difference("cached_balance", account_id, None, None, "0", str(balance)))
     # postings of system accounts count too
     report.postings += int(db.session.scalar(sa.select(sa.func.count()).select_from(Posting).join(
-        Account, Account.id == Posting.account_id).where(scope_p, Account.kind.notin_(CHAINED_KINDS))) or 0)
+        Account, sa.and_(Account.community_id == Posting.community_id, Account.id == Posting.account_id))
+        .where(scope_p, Account.kind.notin_(CHAINED_KINDS))) or 0)
     return report
 
 

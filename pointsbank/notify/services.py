@@ -74,7 +74,8 @@ def enqueue(community_id: int, events: Iterable[Event], now: datetime | None = N
     info: dict[int, Any] = {row.id: row for row in known if all(hasattr(row, f) for f in HOUSEHOLD_FIELDS)}
     ids = sorted({e.household_id for e in events} - set(info))
     for start in range(0, len(ids), CHUNK):
-        info.update({r.id: r for r in execute(_households_statement(), {"ids": ids[start:start + CHUNK]})})
+        info.update({r.id: r for r in execute(_households_statement(), {
+            "community_id": community_id, "ids": ids[start:start + CHUNK]})})
     for event in events:
         household = info.get(event.household_id)
         if household is None:
@@ -104,7 +105,8 @@ def _households_statement() -> sa.Select:
     return (sa.select(households.c.id, households.c.number, households.c.phone, households.c.sms_opt_out,
                       communities.c.notice_days, communities.c.timezone)
             .join(communities, communities.c.id == households.c.community_id)
-            .where(households.c.id.in_(sa.bindparam("ids", expanding=True))))
+            .where(households.c.community_id == sa.bindparam("community_id"),
+                   households.c.id.in_(sa.bindparam("ids", expanding=True))))
 
 
 @functools.lru_cache(maxsize=2)

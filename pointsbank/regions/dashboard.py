@@ -16,6 +16,11 @@ Per community under a region, for a period (a quarter ``2026Q3`` or a year ``202
 The trend is the region's figures by quarter: the quarters of a year, or the four quarters that
 end with the quarter asked for.
 
+On distributed PostgreSQL (``pointsbank.tenancy``) these statements are multi-shard by design:
+a region spans many communities, so Citus runs each over their shards and sums the per-shard
+groups (every join between distributed tables names ``community_id``); they read from the
+replica where there is one.
+
 One statement per figure family — households; records by (community, quarter); redemptions by
 (community, quarter); balances — each over the whole subtree (``communities.region_id`` under
 the region's materialised ``path``): never a loop over communities. The trend's quarters include

@@ -49,7 +49,8 @@ def period_records(community_id: int, period: periods.Period) -> list[sa.Row]:
         sa.select(BehaviourRecord.id, BehaviourRecord.recorded_by_id, BehaviourRecord.household_id,
                   BehaviourRecord.points, BehaviourRecord.status, BehaviourRecord.created_at,
                   Household.grid_id, Household.number)
-        .join(Household, Household.id == BehaviourRecord.household_id)
+        .join(Household, sa.and_(Household.community_id == BehaviourRecord.community_id,
+                                 Household.id == BehaviourRecord.household_id))
         .where(BehaviourRecord.community_id == community_id,
                rankings.period_column(period) == period.key, BehaviourRecord.status.in_(PUBLIC_STATUSES))
         .order_by(BehaviourRecord.id)))

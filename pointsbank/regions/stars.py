@@ -44,14 +44,16 @@ def compute(community: Community, year: int) -> int:
     if not levels:
         return 0
     period = periods.parse(str(year))
-    earned = (sa.select(BehaviourRecord.household_id, sa.func.sum(BehaviourRecord.points).label("points"))
+    earned = (sa.select(BehaviourRecord.community_id, BehaviourRecord.household_id,
+                        sa.func.sum(BehaviourRecord.points).label("points"))
               .where(*rankings.counted_records(community.id, period))
-              .group_by(BehaviourRecord.household_id).subquery())
+              .group_by(BehaviourRecord.community_id, BehaviourRecord.household_id).subquery())
     points = sa.func.coalesce(earned.c.points, 0)
     stars = sa.case(*[(points >= level["min_points"], level["stars"]) for level in reversed(levels)], else_=0)
     now = clock.now()
     source = (sa.select(Household.community_id, Household.id, sa.literal(str(year)), points, stars, sa.literal(now))
-              .select_from(Household).outerjoin(earned, earned.c.household_id == Household.id)
+              .select_from(Household).outerjoin(earned, sa.and_(earned.c.community_id == Household.community_id,
+                                                                earned.c.household_id == Household.id))
               .where(Household.community_id == community.id))
     table = HouseholdStars.__table__
     insert = (postgresql.insert if is_postgresql() else sqlite.insert)(table)

@@ -164,7 +164,8 @@ def _grids(community_id: int, period: periods.Period) -> list[dict[str, Any]]:
     rows = db.session.execute(
         sa.select(Grid.name, sa.func.count().label("households"),
                   sa.func.coalesce(sa.func.sum(earned.c.points), 0).label("points"))
-        .select_from(Household).outerjoin(Grid, Grid.id == Household.grid_id)
+        .select_from(Household).outerjoin(Grid, sa.and_(Grid.community_id == Household.community_id,
+                                                        Grid.id == Household.grid_id))
         .outerjoin(earned, earned.c.household_id == Household.id)
         .where(Household.community_id == community_id)
         .group_by(Grid.name).order_by(sa.func.coalesce(sa.func.sum(earned.c.points), 0).desc(), Grid.name)).all()
@@ -182,7 +183,8 @@ def _open_records(community: Community, period: periods.Period, now: datetime) -
                   BehaviourRecord.rule_code, BehaviourRecord.category, BehaviourRecord.points,
                   BehaviourRecord.occurred_on, BehaviourRecord.posted_at, BehaviourRecord.status,
                   BehaviourRecord.rulebook_version_id)
-        .join(Household, Household.id == BehaviourRecord.household_id)
+        .join(Household, sa.and_(Household.community_id == BehaviourRecord.community_id,
+                                 Household.id == BehaviourRecord.household_id))
         .where(BehaviourRecord.community_id == community.id, rankings.period_column(period) == period.key,
                BehaviourRecord.status.in_(OPEN_TO_OBJECTION), BehaviourRecord.posted_at >= since)
         .order_by(BehaviourRecord.posted_at, BehaviourRecord.id)).all()

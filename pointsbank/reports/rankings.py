@@ -12,6 +12,9 @@ Ranks are shared by ties and skip after them (standard competition ranking, SQL 
 
 Communities are ranked by the average points per household in the period, compared exactly
 as fractions (no floats) and shown rounded to two decimals.
+
+A household ranking names its community in every statement (one shard on Citus); a region's
+ranking of communities is multi-shard by design (``pointsbank.tenancy``).
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ def household_ranking(community_id: int, period: periods.Period) -> list[dict[st
         sa.select(sa.func.rank().over(order_by=points.desc()).label("rank"), Household.id, Household.number,
                   Household.head_name, Grid.name.label("grid"), points.label("points"))
         .select_from(Household).outerjoin(earned, earned.c.household_id == Household.id)
-        .outerjoin(Grid, Grid.id == Household.grid_id)
+        .outerjoin(Grid, sa.and_(Grid.community_id == Household.community_id,
+                                 Grid.id == Household.grid_id))
         .where(Household.community_id == community_id)
         .order_by(points.desc(), Household.number))
     return [{"rank": int(r.rank), "household_id": r.id, "number": r.number, "head_name": r.head_name,

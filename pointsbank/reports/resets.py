@@ -85,7 +85,8 @@ def _expiring(community_id: int, cutoff: datetime, base: int, household_id: int 
     stmt = (sa.select(Account.id, Account.household_id, Account.balance, old_credits.label("old"),
                       debits.label("debits"))
             .join(Posting, Posting.account_id == Account.id)
-            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .join(LedgerTransaction, sa.and_(LedgerTransaction.community_id == Posting.community_id,
+                                             LedgerTransaction.id == Posting.transaction_id))
             .where(Account.community_id == community_id, Account.kind == "household")
             .group_by(Account.id, Account.household_id, Account.balance).order_by(Account.id))
     if household_id is not None:

@@ -20,6 +20,11 @@ own time zone (:func:`quarter_bounds`; they go in as one ``VALUES`` list), at on
 3. ``UPDATE`` the statements that received adjustments with their sums;
 4. one ``SELECT … GROUP BY community_id`` for each community's summary.
 
+On distributed PostgreSQL (``pointsbank.tenancy``) these statements are the deliberate exception
+to "one statement, one community": they settle many communities at once, so Citus runs each
+over the shards of those communities (multi-shard; every join between distributed tables still
+names ``community_id``, so no rows move between nodes). A settlement is a job, not a request.
+
 The redemption lines are not copied: a statement's redemption lines are *derived* on demand
 (:func:`redemption_lines`) as the redemptions of its community and shop with ``created_at`` in
 ``[starts_at, ends_at)`` and ``reversed_at IS NULL OR reversed_at > built_at`` — the very predicate

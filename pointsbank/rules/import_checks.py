@@ -138,7 +138,7 @@ def _households(community_id: int, numbers: set[str]) -> tuple[dict[str, int], d
     for condition in member_of(Resident.household_id, sorted(by_number.values())):
         for resident_id, household_id, name in db.session.execute(
                 sa.select(Resident.id, Resident.household_id, Resident.name)
-                .where(condition).order_by(Resident.id)):
+                .where(Resident.community_id == community_id, condition).order_by(Resident.id)):
             residents[household_id].setdefault(name.strip(), resident_id)
     return by_number, residents
 

@@ -69,7 +69,8 @@ def list_records(actor: User, *, community_id: int | None = None, status: str | 
         stmt = stmt.where(record.household_id == household_id)
     if grid:
         stmt = stmt.where(record.household_id.in_(
-            sa.select(Household.id).join(Grid, Grid.id == Household.grid_id).where(Grid.name == grid)))
+            sa.select(Household.id).join(Grid, sa.and_(Grid.community_id == Household.community_id,
+                                                       Grid.id == Household.grid_id)).where(Grid.name == grid)))
     if rule_code:
         stmt = stmt.where(record.rule_code == rule_code)
     if period:

@@ -116,9 +116,10 @@ def rule_in(version: books.BookVersion, rule_code: str) -> Rule:
     return rule
 
 
-def _resident(household_id: int, resident_id: int | None) -> int | None:
+def _resident(community_id: int, household_id: int, resident_id: int | None) -> int | None:
     if resident_id is not None and db.session.scalar(sa.select(Resident.id).where(
-            Resident.id == resident_id, Resident.household_id == household_id)) is None:
+            Resident.community_id == community_id, Resident.id == resident_id,
+            Resident.household_id == household_id)) is None:
         raise ResidentNotInHousehold(resident_id=resident_id, household_id=household_id)
     return resident_id
 
@@ -165,7 +166,7 @@ def _prepare(actor: User, household_id: int, rule_code: str, occurred_on: date, 
     check_date(household.timezone, occurred_on)
     version = books.version_for(household.community_id, occurred_on)
     rule = rule_in(version, rule_code)
-    _resident(household.id, resident_id)
+    _resident(household.community_id, household.id, resident_id)
     found = _evidence(actor, {household.id}, household.community_id, evidence)
     if actor.role == "resident" and found is None:
         raise ClaimNeedsEvidence()

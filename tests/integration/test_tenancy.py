@@ -324,3 +324,24 @@ def test_a_balance_read_and_a_history_page_name_one_community_in_every_statement
         history = client.get(f"/api/v1/households/{world['a1']}/postings", headers=world.headers("resident_a1"))
     assert history.status_code == 200, history.get_json()
     _assert_routed(capture.statements)
+
+
+def test_an_import_that_posts_names_one_community_in_every_statement(client, world, db, capture):
+    import io
+
+    publish(client, world)
+    rows = "户号,规则代码,日期,数量,备注\r\nA-001,good_deed,2026/5/3,,\r\nA-002,volunteer_hour,2026/5/4,3,\r\n"
+    form = {"file": (io.BytesIO(rows.encode()), "records.csv"), "post": "true"}
+    with capture:
+        response = client.post(f"/api/v1/communities/{world['alpha']}/records/import", data=form,
+                               headers=world.headers("staff_a2"), content_type="multipart/form-data")
+    assert response.status_code in (200, 201), response.get_json()
+    assert response.get_json()["posted"] == 2, response.get_json()
+    _assert_routed(capture.statements)
+    # the rows themselves go by COPY on the driver's connection (pointsbank.bulk), not captured
+    # here: each carries its community, as every INSERT must
+    from pointsbank.ledger.posting import POSTING_COLUMNS, TRANSACTION_COLUMNS
+    from pointsbank.rules.importer import RECORD_COLUMNS
+
+    for columns in (RECORD_COLUMNS, TRANSACTION_COLUMNS, POSTING_COLUMNS):
+        assert COLUMN in columns

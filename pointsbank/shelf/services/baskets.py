@@ -191,16 +191,20 @@ def taken_in_period(household: Any, items: Sequence[Any], now: datetime) -> dict
                                                   lines.c.quantity), else_=0)), 0).label(p)
             for p in ("month", "quarter", "year")]
     stmt = (sa.select(lines.c.item_id, *sums)
-            .join(redemptions, redemptions.c.id == lines.c.redemption_id)
-            .where(lines.c.household_id == household.id, lines.c.item_id.in_(ids),
+            .join(redemptions, sa.and_(redemptions.c.community_id == lines.c.community_id,
+                                       redemptions.c.id == lines.c.redemption_id))
+            .where(lines.c.community_id == household.community_id, lines.c.household_id == household.id,
+                   lines.c.item_id.in_(ids),
                    lines.c.created_at >= starts["year"], redemptions.c.reversed_at.is_(None))
             .group_by(lines.c.item_id))
     periods_of = {i.id: i.limit_period for i in items}
     taken = {row.item_id: int(getattr(row, periods_of[row.item_id])) for row in execute(stmt)}
     held_lines, reservations = ReservationLine.__table__, Reservation.__table__
     held = (sa.select(held_lines.c.item_id, sa.func.sum(held_lines.c.quantity))
-            .join(reservations, reservations.c.id == held_lines.c.reservation_id)
-            .where(held_lines.c.household_id == household.id, held_lines.c.item_id.in_(ids),
+            .join(reservations, sa.and_(reservations.c.community_id == held_lines.c.community_id,
+                                        reservations.c.id == held_lines.c.reservation_id))
+            .where(held_lines.c.community_id == household.community_id, held_lines.c.household_id == household.id,
+                   held_lines.c.item_id.in_(ids),
                    reservations.c.status == "held").group_by(held_lines.c.item_id))
     for item_id, quantity in execute(held):
         taken[item_id] = taken.get(item_id, 0) + int(quantity)

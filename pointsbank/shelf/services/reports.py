@@ -64,7 +64,8 @@ def stock_statement(actor: User, shop_id: int, period: str) -> dict[str, Any]:
     lines, redemptions = RedemptionLine.__table__, Redemption.__table__
     sold = (sa.select(lines.c.item_id, sa.func.sum(lines.c.quantity).label("quantity"),
                       sa.func.sum(lines.c.points).label("points"))
-            .join(redemptions, redemptions.c.id == lines.c.redemption_id)
+            .join(redemptions, sa.and_(redemptions.c.community_id == lines.c.community_id,
+                                       redemptions.c.id == lines.c.redemption_id))
             .where(lines.c.created_at >= start, lines.c.created_at < end, redemptions.c.reversed_at.is_(None))
             .group_by(lines.c.item_id).subquery())
     items = ShelfItem.__table__

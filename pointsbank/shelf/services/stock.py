@@ -186,11 +186,12 @@ def verify_stock(community_id: int | None = None) -> StockReport:
     """Every tracked item's cached stock equals the sum of its movements, and no movement left
     a stock below zero; one ``GROUP BY`` over the movements."""
     items, movements = ShelfItem.__table__, StockMovement.__table__
-    sums = (sa.select(movements.c.item_id, sa.func.sum(movements.c.change).label("total"),
+    sums = (sa.select(movements.c.community_id, movements.c.item_id, sa.func.sum(movements.c.change).label("total"),
                       sa.func.count().label("n"), sa.func.min(movements.c.stock_after).label("lowest"))
-            .group_by(movements.c.item_id).subquery())
+            .group_by(movements.c.community_id, movements.c.item_id).subquery())
     stmt = (sa.select(items.c.id, items.c.stock, sums.c.total, sums.c.n, sums.c.lowest)
-            .outerjoin(sums, sums.c.item_id == items.c.id).order_by(items.c.id))
+            .outerjoin(sums, sa.and_(sums.c.community_id == items.c.community_id, sums.c.item_id == items.c.id))
+            .order_by(items.c.id))
     if community_id is not None:
         stmt = stmt.where(items.c.community_id == community_id)
     report = StockReport()
