@@ -1,6 +1,6 @@
 """The stack's fixed cost per request: CPU in one process, against a bare Flask endpoint.
 
-    python bench/overhead.py [--short] [--rounds 7] [--requests 200] [--json out.json]
+    python bench/overhead.py [--short] [--rounds 7] [--requests 200] [--json out.json] [--profile KIND]
 
 One process, no HTTP server, no load generator: the app (``create_app``, ``POINTSBANK_ENV=production``
 settings, on a scratch PostgreSQL database with a small seed from ``bench/seed.py``) is called
@@ -11,6 +11,8 @@ through Flask's test client, and so is a bare Flask app in the same process (one
 disturbed by the other users of the machine). Each kind's ratio is its figure divided by the bare
 endpoint's, measured in the same run:
 
+* our app's view that touches no database (``/api/v1/bench-noop``, added by this benchmark, no
+  token) — what our request hooks cost on their own;
 * ``GET /healthz`` — no login, one ``SELECT 1``;
 * the balance read — ``GET /api/v1/households/{id}`` by a resident with a bearer token;
 * the award — ``POST /api/v1/records`` by a community's staff, an ``auto`` rule, a fresh
@@ -25,6 +27,9 @@ counted on the wire: every pooled connection is traced with libpq's ``PQtrace`` 
 ``pgconn.trace``), statements are the ``Query`` and ``Execute`` messages the client sends
 (``BEGIN``/``COMMIT`` included), round trips the times the client sent and then waited for the
 server's answer (a run of frontend messages followed by backend ones).
+
+``--profile KIND`` (repeatable) first prints a cProfile, in CPU time, of ``--requests`` requests of
+that kind after the warm-up: where its CPU goes.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from bench.seed import seed  # noqa: E402
 
 #: kind → the goal of its ratio to the bare endpoint (issue 18)
 GOALS = {"healthz": 2.5, "balance": 4.0, "award": 10.0, "redemption": 10.0}
-LABELS = {"bare": "bare Flask endpoint", "healthz": "GET /healthz", "balance": "balance read",
+LABELS = {"bare": "bare Flask endpoint", "noop": "our app, no database", "healthz": "GET /healthz", "balance": "balance read",
           "award": "award (POST /records)", "voucher": "voucher issue", "redemption": "redemption"}
 RESIDENTS = 20
 
@@ -198,6 +203,8 @@ class World:
         json_headers = {"Content-Type": "application/json"}
         if kind == "bare":
             return [Call("GET", "/bare", {"Accept": "application/json"})] * count
+        if kind == "noop":
+            return [Call("GET", NOOP_PATH, {"Accept": "application/json"})] * count
         if kind == "healthz":
             return [Call("GET", "/healthz", {"Accept": "application/json"})] * count
         if kind == "balance":
@@ -248,14 +255,58 @@ def timed(client, calls: list[Call], check: Callable[[Any], None]) -> float:
     return spent / len(calls)
 
 
-KINDS = ["bare", "healthz", "balance", "award", "voucher", "redemption"]
+KINDS = ["bare", "noop", "healthz", "balance", "award", "voucher", "redemption"]
 
 
-def measure(url: str, rounds: int, requests: int) -> dict[str, Any]:
+def profile(client, world: "World", kind: str, requests: int, top: int = 40) -> None:
+    """cProfile (CPU time) of ``requests`` requests of ``kind`` (after the warm-up), the functions with the
+    most CPU of their own first, then by cumulative time: where the request's CPU goes."""
+    import cProfile
+    import pstats
+
+    calls = world.calls(kind, requests)
+    check = world.expect(kind)
+    profiler = cProfile.Profile(time.process_time)  # CPU, not the wait for the server
+    responses = []
+    profiler.enable()
+    for call in calls:
+        response = client.open(call.path, method=call.method, headers=call.headers, data=call.body)
+        response.close()
+        responses.append(response)
+    profiler.disable()
+    for response in responses:
+        check(response)
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    print(f"--- profile of {requests} × {LABELS[kind]}: by own time")
+    stats.sort_stats("tottime").print_stats(top)
+    print(f"--- profile of {requests} × {LABELS[kind]}: by cumulative time")
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+NOOP_PATH = "/api/v1/bench-noop"
+
+
+def add_noop_view(app) -> None:
+    """A view of our app that touches no database: what our request hooks (authentication,
+    CSRF, language, headers, teardown) cost on their own. Called without a token: with one, the
+    token's statement would be the request's first."""
+    from flask import jsonify
+
+    from pointsbank.auth import policy
+
+    @policy.public
+    def bench_noop():
+        return jsonify({"status": "ok"})
+
+    app.add_url_rule(NOOP_PATH, "bench_noop", bench_noop)
+
+
+def measure(url: str, rounds: int, requests: int, profiled: list[str] | None = None) -> dict[str, Any]:
     from pointsbank import create_app
     from pointsbank.extensions import db
 
     app = create_app({"DATABASE_URL": sqlalchemy_url(url), "SECRET_KEY": SECRET, "ENV": "production"})
+    add_noop_view(app)
     bare = bare_app().test_client(use_cookies=False)
     client = app.test_client(use_cookies=False)
     with app.app_context():
@@ -266,6 +317,10 @@ def measure(url: str, rounds: int, requests: int) -> dict[str, Any]:
     # warm-up: every kind once through, connections opened, statements compiled and cached
     for kind in KINDS:
         timed(clients[kind], world.calls(kind, 20), world.expect(kind))
+    for kind in profiled or ():
+        if kind == "redemption":  # vouchers to redeem
+            timed(client, world.calls("voucher", requests), world.expect("voucher"))
+        profile(clients[kind], world, kind, requests)
     per_round: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for _ in range(rounds):
         for kind in KINDS:
@@ -295,13 +350,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None,
                         help="requests of each kind per round (default 200, 60 with --short)")
     parser.add_argument("--url", default=None, help="an empty PostgreSQL database to migrate and use (kept)")
+    parser.add_argument("--profile", action="append", choices=KINDS, default=[],
+                        help="print a cProfile of --requests requests of this kind first (repeatable)")
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.short else 7)
     requests = args.requests or (60 if args.short else 200)
     with contextlib.ExitStack() as stack:
         url = args.url or stack.enter_context(scratch_database("overhead"))
         migrate(url)
-        result = measure(url, rounds, requests)
+        result = measure(url, rounds, requests, args.profile)
     figures = []
     print(f"CPU per request in one process (minimum of {rounds} rounds of {requests}), ratio to the bare endpoint:")
     for kind in KINDS:

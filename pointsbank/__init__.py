@@ -51,10 +51,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from pointsbank import database
+    from pointsbank import database, request_state
     from pointsbank.auth import current
     from pointsbank.extensions import api, babel, db, migrate
 
+    request_state.init_app(app)  # its hook first: it forgets a reused context's state before anyone reads it
     db.init_app(app)
     database.configure_engine(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True,

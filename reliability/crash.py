@@ -28,9 +28,10 @@ WARM = 6
 WARM_TIMEOUT = 60.0
 
 
-def run(world: World, *, kills: int, seed: int = 8, log_path: Path | None = None, log=print) -> tuple[bool, dict]:
+def run(world: World, *, kills: int, seed: int = 8, log_path: Path | None = None, log=print,
+        server_class: type[Gunicorn] = Gunicorn) -> tuple[bool, dict]:
     rng = random.Random(seed)
-    server = Gunicorn(world.url, log_path=log_path).start()
+    server = server_class(world.url, log_path=log_path).start()
     load = MixedLoad(server.port, world, retry_for=45)
     worker = threading.Thread(target=load.run, daemon=True)
     restarts: list[float] = []

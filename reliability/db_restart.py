@@ -32,8 +32,8 @@ WARM_TIMEOUT = 60.0
 
 
 def run(world: World, cluster: PgCluster, *, down_seconds: float = 3.0, log_path: Path | None = None,
-        log=print) -> tuple[bool, dict]:
-    server = Gunicorn(world.url, log_path=log_path).start()
+        log=print, server_class: type[Gunicorn] = Gunicorn) -> tuple[bool, dict]:
+    server = server_class(world.url, log_path=log_path).start()
     load = MixedLoad(server.port, world, retry_for=45)
     worker = threading.Thread(target=load.run, kwargs={"readers": 4}, daemon=True)
     problems: list[str] = []

@@ -7,6 +7,8 @@ the body is parsed, so a caller without the role learns nothing from validation 
 
 from __future__ import annotations
 
+from typing import Any, Iterable, NamedTuple
+
 from flask import Flask, current_app, g, request, session
 
 from pointsbank.auth import policy, services
@@ -14,6 +16,7 @@ from pointsbank.auth.models import User
 from pointsbank import replicas
 from pointsbank.database import start_read_only
 from pointsbank.errors import Forbidden, Unauthorized
+from pointsbank.request_state import forget_on_reuse
 from pointsbank.extensions import db
 
 
@@ -30,11 +33,12 @@ def optional_user() -> User | None:
 
 def _load_user() -> None:
     g.user = None
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is not None and getattr(policy.view_method(view, request.method), "_pb_read_only", False):
+    route = _route(request.endpoint, request.method)
+    if route is not None and route.read_only:
         start_read_only()  # before the token check: its statement is the request's first
-    header = request.headers.get("Authorization", "")
-    if request.path.startswith("/api/"):
+    api = request.path.startswith("/api/")
+    if api:
+        header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer " and header[7:].strip():
             try:
                 g.user = services.user_for_token(header[7:].strip())
@@ -48,16 +52,43 @@ def _load_user() -> None:
             if user is not None and user.is_active and session.get("auth_epoch") == _epoch(user):
                 g.user = user
 
-    if view is None or request.method == "OPTIONS":
+    if route is None or request.method == "OPTIONS":
         return
-    roles, is_public = policy.roles_of(view, request.method)
-    if not (is_public or roles is None):
+    if not (route.public or route.roles is None):
         if g.user is None:
             raise Unauthorized()
-        if g.user.role not in roles:
+        if g.user.role not in route.roles:
             raise Forbidden()
-    if request.path.startswith("/api/"):  # pages keep their ORM login attached to the primary's session
-        replicas.route(policy.view_method(view, request.method), g.user)
+    if api:  # pages keep their ORM login attached to the primary's session
+        replicas.route(route.method, g.user)
+
+
+class _Route(NamedTuple):
+    """What the hook needs of a view method, read once per (endpoint, method) and app."""
+
+    method: Any
+    roles: Iterable[str] | None
+    public: bool
+    read_only: bool
+
+
+def _route(endpoint: str | None, method: str) -> _Route | None:
+    routes = current_app.extensions["pointsbank.routes"]
+    try:
+        return routes[endpoint, method]
+    except KeyError:
+        view = current_app.view_functions.get(endpoint or "")
+        found = None
+        if view is not None:
+            fn = policy.view_method(view, method)
+            roles, public = policy.roles_of(view, method)
+            found = _Route(fn, roles, public, bool(getattr(fn, "_pb_read_only", False)))
+        routes[endpoint, method] = found
+        return found
+
+
+def _forget_failed_login() -> None:
+    g.pop("auth_failed", None)
 
 
 def _epoch(user: User) -> str:
@@ -73,5 +104,7 @@ def login_session(user: User) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["pointsbank.routes"] = {}
+    forget_on_reuse(app, _forget_failed_login)
     app.before_request(_load_user)
     replicas.init_app(app)

@@ -194,8 +194,9 @@ def proxy_uses() -> list[tuple[int, int, int]]:
 
 
 def forget_proxy_grants() -> None:
-    """At the start of a request: ``g`` outlives a request where an app context was already
-    pushed (tests, scripts), and a grant read by one request must not answer the next."""
+    """At the start of a request whose app context was already in use (tests, scripts:
+    :func:`pointsbank.request_state.forget_on_reuse`): a grant read by one request must not
+    answer the next."""
     g.pop("pb_proxy_grants", None)
     g.pop("pb_proxy_uses", None)
 

@@ -10,9 +10,10 @@ from pointsbank.community.schemas import (CommunityCreateSchema, CommunitySchema
                                           RegionSchema)
 from pointsbank.database import read_only, unit_of_work
 from pointsbank.replicas import replica_read
+from pointsbank.request_state import forget_on_reuse
 
 blp = Blueprint("community", __name__, url_prefix="/api/v1", description="Regions, communities and households")
-blp.before_app_request(policy.forget_proxy_grants)
+blp.record_once(lambda state: forget_on_reuse(state.app, policy.forget_proxy_grants))
 blp.after_app_request(proxies.audit_uses)  # every use of a proxy grant, audited with both names
 
 

@@ -7,7 +7,7 @@ ledger account with the community's base points, in the same unit of work.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -17,7 +17,7 @@ from pointsbank.auth import policy
 from pointsbank.auth.models import User
 from pointsbank.community.freeze import frozen_view
 from pointsbank.community.models import Community, Grid, Household, Region, Resident
-from pointsbank.database import insert_or_conflict, execute
+from pointsbank.database import dialect_name, execute, insert_or_conflict
 from pointsbank.errors import Conflict, NotFound
 from pointsbank.extensions import db
 from pointsbank.ledger import services as ledger
@@ -214,36 +214,49 @@ def household_dict(household: Any, *, grid: str | None, residents: Any, balance:
     }
 
 
+class ResidentRow(NamedTuple):
+    """A resident as the household's views read it (``.id``, ``.name``; the pages and the schema alike)."""
+
+    id: int
+    name: str
+
+
 def household_view(actor: User, household_id: int | None) -> dict[str, Any] | None:
     """A household in scope with its balance: :func:`pointsbank.auth.policy.household_in_scope`
-    reading one statement for the household, its community's base, its grid, its balance and its
-    freeze (a proxy's grant is asked only when the usual scope says no), then one for its
-    residents (Core; no ORM objects on a read that every resident's phone makes)."""
+    reading one statement for the household, its community's base, its grid, its balance, its
+    freeze and its residents (a JSON array built by the database: no second statement; a proxy's
+    grant is asked only when the usual scope says no). Core, no ORM objects: every resident's
+    phone makes this read."""
     if household_id is None:
         return None
     row = policy.household_in_scope(actor, household_id, read=_read_view_row, proxy=True)
-    residents = execute(_residents_statement(), {"household_id": row.id,  # rows: .id, .name
-                                                 "community_id": row.community_id}).all()
+    residents = [ResidentRow(resident_id, name) for resident_id, name in sorted(row.residents or ())]
     return household_dict(row, grid=row.grid, residents=residents, balance=int(row.balance or 0),
                           base_points=row.base_points)
 
 
 def _read_view_row(household_id: int, community_id: int | None) -> Any:
-    return execute(_household_view_statement(community_id is not None),
+    return execute(_household_view_statement(dialect_name(), community_id is not None),
                    {"household_id": household_id, "community_id": community_id}).first()
 
 
-@functools.lru_cache(maxsize=2)
-def _household_view_statement(in_community: bool) -> sa.Select:
+@functools.lru_cache(maxsize=4)
+def _household_view_statement(dialect: str, in_community: bool) -> sa.Select:
     from pointsbank.ledger.models import Account
 
-    households, communities, grids, accounts = (Household.__table__, Community.__table__, Grid.__table__,
-                                                Account.__table__)
+    households, communities, grids, accounts, residents = (Household.__table__, Community.__table__,
+                                                           Grid.__table__, Account.__table__, Resident.__table__)
+    pair = (sa.func.json_build_array if dialect == "postgresql" else sa.func.json_array)(residents.c.id,
+                                                                                       residents.c.name)
+    listed = sa.select(sa.type_coerce(sa.func.json_agg(pair) if dialect == "postgresql"
+                                      else sa.func.json_group_array(pair), sa.JSON)).where(
+        residents.c.community_id == households.c.community_id,
+        residents.c.household_id == households.c.id).scalar_subquery()
     stmt = (sa.select(households.c.id, households.c.community_id, households.c.grid_id, households.c.number,
                       households.c.head_name, households.c.address, communities.c.base_points,
                       grids.c.name.label("grid"), accounts.c.balance, households.c.frozen_reason,
                       households.c.frozen_note, households.c.frozen_at, households.c.phone,
-                      households.c.sms_opt_out)
+                      households.c.sms_opt_out, listed.label("residents"))
             .select_from(households.join(communities, communities.c.id == households.c.community_id)
                          .outerjoin(grids, sa.and_(grids.c.id == households.c.grid_id,
                                                    grids.c.community_id == households.c.community_id))
@@ -252,15 +265,6 @@ def _household_view_statement(in_community: bool) -> sa.Select:
             .where(households.c.id == sa.bindparam("household_id")))
     # a community login's household is read on its community's shard (an admin's login has none)
     return stmt.where(households.c.community_id == sa.bindparam("community_id")) if in_community else stmt
-
-
-@functools.lru_cache(maxsize=1)
-def _residents_statement() -> sa.Select:
-    residents = Resident.__table__
-    return (sa.select(residents.c.id, residents.c.name)
-            .where(residents.c.community_id == sa.bindparam("community_id"),
-                   residents.c.household_id == sa.bindparam("household_id"))
-            .order_by(residents.c.id))
 
 
 def list_households(actor: User, community_id: int, *, q: str | None = None, grid: str | None = None,

@@ -27,6 +27,8 @@ from flask import Flask, current_app, g, request, session, url_for
 from flask_babel import get_locale, lazy_gettext as _l, refresh
 from werkzeug.routing import BuildError
 
+from pointsbank.request_state import forget_on_reuse
+
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 
 ROLE_LABELS = {
@@ -72,11 +74,10 @@ STATUS_LABELS = {
 
 def remember_language() -> None:
     """``?lang=`` on a page is remembered for the next pages (never on the bearer-token API)."""
-    # Flask-Babel caches the locale in ``g``, which outlives a request when an app context was
-    # already pushed (tests, scripts): choose afresh for every request
-    refresh()
+    if request.path.startswith("/api/"):
+        return
     lang = request.args.get("lang")
-    if lang in LANGUAGES and not request.path.startswith("/api/") and session.get("lang") != lang:
+    if lang in LANGUAGES and session.get("lang") != lang:
         session["lang"] = lang
 
 
@@ -149,6 +150,9 @@ def current_language() -> str:
 
 
 def init_app(app: Flask) -> None:
+    # Flask-Babel caches the locale in ``g``, which outlives a request when an app context was
+    # already pushed (tests, scripts): chosen afresh for such a request
+    forget_on_reuse(app, refresh)
     app.before_request(remember_language)
     app.add_template_filter(yuan)
     app.add_template_filter(points)

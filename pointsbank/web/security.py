@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask import Flask, Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -57,21 +59,37 @@ CSRF_FAILED = _l("This form has expired or was not sent by this site. Please go 
 _MISSING = tuple((name.lower(), name, value) for name, value in HEADERS.items())
 
 
-def add_security_headers(response: Response) -> Response:
-    # one pass over the response's headers, not a lookup per header (each missing one costs a
-    # KeyError inside werkzeug's ``setdefault``): this runs on every response
-    present = {key.lower() for key in response.headers.keys()}
-    response.headers.extend([(name, value) for key, name, value in _MISSING if key not in present])
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-    if g.get("user") is not None and response.mimetype == "text/html" and not request.path.startswith("/api/"):
+class SecurityHeaders:
+    """WSGI middleware adding :data:`HEADERS` (and HSTS on HTTPS) to every response that lacks
+    them, in one pass over the plain list handed to ``start_response``: in an ``after_request``
+    hook werkzeug's ``Headers`` validated each constant value again on every response. It wraps
+    Flask's own ``wsgi_app`` (inside ``ProxyFix``, so the scheme is the client's)."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        secure = environ.get("wsgi.url_scheme") in ("https", "wss")
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            headers.extend([(name, value) for key, name, value in _MISSING if key not in present])
+            if secure and "strict-transport-security" not in present:
+                headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def no_store_for_logged_in_pages(response: Response) -> Response:
+    if not request.path.startswith("/api/") and g.get("user") is not None and response.mimetype == "text/html":
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def protect_pages() -> None:
     """CSRF for everything but the bearer-token API (Flask-WTF's own default check is off)."""
-    if current_app.config.get("WTF_CSRF_ENABLED", True) and not request.path.startswith("/api/"):
+    if not request.path.startswith("/api/") and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
 
 
@@ -83,5 +101,6 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # set by csrf.init_app; we check in protect_pages
     app.before_request(protect_pages)
-    app.after_request(add_security_headers)
+    app.after_request(no_store_for_logged_in_pages)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     app.register_error_handler(CSRFError, csrf_failed)

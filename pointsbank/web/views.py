@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, current_app, g
 from pointsbank.auth import policy
 from pointsbank.auth.current import optional_user
 from pointsbank.errors import Unauthorized
+from pointsbank.request_state import forget_on_reuse
 from pointsbank.web import i18n, pages, security
 
 #: the package's static files (``url_for("web.static", filename=…)`` → ``/assets/…``) and templates
@@ -51,13 +52,13 @@ REQUEST_STATE = ("community", "communities", "timezone", "csrf_token")
 def _fresh_request_state() -> None:
     """Per-request state starts empty. In production ``g`` is new for each request anyway; when
     an app context was already pushed (tests, scripts) it would carry the previous request's
-    community and CSRF token over."""
+    community and CSRF token over (run then only: :func:`pointsbank.request_state.forget_on_reuse`)."""
     for name in REQUEST_STATE:
         g.pop(name, None)
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_fresh_request_state)
+    forget_on_reuse(app, _fresh_request_state)
     security.init_app(app)
     i18n.init_app(app)
     app.extensions["pointsbank.html_errors"] = pages.render_error

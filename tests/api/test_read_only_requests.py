@@ -55,3 +55,36 @@ def test_a_balance_read_answers_the_same_on_every_database(client, world):
     assert body.get_json()["balance"] == 100 and body.get_json()["redeemable"] == 0
     other = client.get(f"/api/v1/households/{world['b1']}", headers={"Authorization": f"Bearer {token['token']}"})
     assert other.status_code == 404
+
+
+def test_a_balance_read_is_two_statements_the_token_and_the_household_with_its_residents(app, client, world):
+    """The residents come in the household's statement (a JSON array), in the order they were
+    registered, not in a statement of their own."""
+    import sqlalchemy as sa
+
+    from pointsbank.extensions import db
+
+    staff = world.headers("staff_a")
+    created = client.post(f"/api/v1/communities/{world['alpha']}/households", headers=staff,
+                          json={"number": "A-200", "head_name": "王大妈", "members": ["王大妈", "李大爷", "张小明"]})
+    assert created.status_code == 201, created.get_json()
+    household = created.get_json()["id"]
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = client.get(f"/api/v1/households/{household}", headers=staff)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert response.status_code == 200
+    residents = response.get_json()["residents"]
+    assert [r["name"] for r in residents] == ["王大妈", "李大爷", "张小明"]
+    assert [r["id"] for r in residents] == sorted(r["id"] for r in residents)
+    body = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+    assert len(body) == 2, body
+    assert "api_tokens" in body[0] and "residents" in body[1]
