@@ -75,14 +75,18 @@ def refusal(number: str, reason: str, note: str | None, frozen_at: datetime | No
                                     "frozen_at": frozen_at.isoformat() if frozen_at else None})
 
 
-@functools.lru_cache(maxsize=1)
-def _frozen_statement() -> sa.Select:
+def _frozen_select(*conditions: Any) -> sa.Select:
+    """The frozen households of one community among those ``conditions`` name: what a refusal says."""
     households = Household.__table__
     return (sa.select(households.c.id, households.c.number, households.c.frozen_reason, households.c.frozen_note,
                       households.c.frozen_at)
-            .where(households.c.community_id == sa.bindparam("community_id"),
-                   households.c.id.in_(sa.bindparam("ids", expanding=True)),
+            .where(households.c.community_id == sa.bindparam("community_id"), *conditions,
                    households.c.frozen_reason.is_not(None)))
+
+
+@functools.lru_cache(maxsize=1)
+def _frozen_statement() -> sa.Select:
+    return _frozen_select(Household.__table__.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def frozen_among(community_id: int, household_ids: Iterable[int]) -> dict[int, Any]:
@@ -100,11 +104,7 @@ def frozen_among(community_id: int, household_ids: Iterable[int]) -> dict[int, A
 
 @functools.lru_cache(maxsize=1)
 def _frozen_one_statement() -> sa.Select:
-    households = Household.__table__
-    return (sa.select(households.c.id, households.c.number, households.c.frozen_reason, households.c.frozen_note,
-                      households.c.frozen_at)
-            .where(households.c.community_id == sa.bindparam("community_id"),
-                   households.c.id == sa.bindparam("id"), households.c.frozen_reason.is_not(None)))
+    return _frozen_select(Household.__table__.c.id == sa.bindparam("id"))
 
 
 def ensure_not_frozen(community_id: int, household_id: int) -> None:
