@@ -53,7 +53,8 @@ def record_card_payment(*, community_id: int, household_id: int, card_id: int, k
                          minimums={household_account: base_points}, locked=locked)
     execute(_voucher_insert(), {
         "id": voucher_id, "community_id": community_id, "household_id": household_id, "points": points,
-        "short_code": _fresh_short_code(community_id), "kid": kid, "status": "redeemed", "expires_at": posted.created_at,
+        "short_code": _fresh_short_code(community_id), "kid": kid, "status": "redeemed",
+        "expires_at": posted.created_at,
         "created_by_id": cashier_id, "issue_transaction_id": posted.transaction_id,
         "closing_transaction_id": posted.transaction_id, "created_at": posted.created_at,
         "closed_at": posted.created_at, "card_id": card_id})

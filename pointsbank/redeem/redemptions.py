@@ -116,7 +116,8 @@ def _voucher_lock(dialect: str) -> sa.Select:
     vouchers, communities = Voucher.__table__, Community.__table__
     stmt = (sa.select(*vouchers.c, communities.c.point_value_fen, communities.c.timezone)
             .join(communities, communities.c.id == vouchers.c.community_id)
-            .where(vouchers.c.id == sa.bindparam("voucher_id"), vouchers.c.community_id == sa.bindparam("community_id")))
+            .where(vouchers.c.id == sa.bindparam("voucher_id"),
+                   vouchers.c.community_id == sa.bindparam("community_id")))
     return lock_for_update(stmt, dialect, of=vouchers)
 
 
@@ -176,7 +177,8 @@ def inspect_voucher(actor: User, *, code: str) -> dict[str, Any]:
         raise VoucherNotFound()
     match_signed(voucher, signed)
     ensure_redeemable(voucher, now=clock.now(), shop_id=shop.id)
-    freeze.ensure_not_frozen(community_id, voucher.household_id)  # households: the confirm page says so, with the reason
+    # households: the confirm page says so, with the reason
+    freeze.ensure_not_frozen(community_id, voucher.household_id)
     community = db.session.get(Community, voucher.community_id)
     return {"points": voucher.points, "expires_at": voucher.expires_at, "point_value_fen": community.point_value_fen,
             "value_fen": voucher.points * community.point_value_fen, "shop_id": shop.id, "shop_name": shop.name}

@@ -109,7 +109,8 @@ class VoucherSummarySchema(ma.Schema):
     points = ma.fields.Integer()
     status = ma.fields.String(metadata={"description": STATUS_DOC})
     expires_at = ma.fields.AwareDateTime()
-    short_code = ma.fields.String(metadata={"description": "16 digits in groups of four, for typing at the till"})
+    short_code = ma.fields.String(metadata={"description": "16 digits in groups of four, for typing at the till; "
+                                                           "unique within the voucher's community"})
     qr_png_url = ma.fields.String()
     qr_svg_url = ma.fields.String()
     created_at = ma.fields.AwareDateTime()

@@ -26,11 +26,12 @@ from pointsbank.rules import listing, services as books
 from pointsbank.rules.errors import AlreadyApproved, RecordNotPending, SecondPersonRequired
 from pointsbank.rules.models import BehaviourRecord, RecordApproval
 from pointsbank.rules.records import post_record
-from pointsbank.database import lock_for_update, lock_row
+from pointsbank.database import lock_row
 
 
 def locked_record(record_id: int, community_id: int | None = None) -> BehaviourRecord | None:
-    """The record locked and re-read (:func:`pointsbank.database.lock_row`; the community, when known, names its shard)."""
+    """The record locked and re-read (:func:`pointsbank.database.lock_row`; the community, when
+    known, names its shard)."""
     return lock_row(BehaviourRecord, record_id, community_id)
 
 

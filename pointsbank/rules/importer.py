@@ -73,7 +73,8 @@ def import_records(actor: User | None, community_id: int, data: bytes, filename:
     report.skipped = len(candidates) - len(new_candidates)
     # locked before usage is read: caps hold under concurrency
     accounts = lock_households(community.id, (c.household_id for c in new_candidates)) if post else {}
-    frozen = freeze.frozen_among(community.id, (c.household_id for c in new_candidates))  # households: a frozen one's rows are refused
+    # households: a frozen one's rows are refused
+    frozen = freeze.frozen_among(community.id, (c.household_id for c in new_candidates))
     for candidate in new_candidates:
         if candidate.household_id in frozen:
             report.fail(candidate.line, "household_frozen", number=frozen[candidate.household_id].number)

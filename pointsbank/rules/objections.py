@@ -34,7 +34,7 @@ from pointsbank.rules.approvals import locked_record
 from pointsbank.rules.listing import PUBLIC_STATUSES
 from pointsbank.rules.errors import NoticePeriodOver, NotOpenToObjection, ObjectionNotOpen, ObjectorCannotResolve
 from pointsbank.rules.models import Objection
-from pointsbank.database import lock_for_update, lock_row
+from pointsbank.database import lock_row
 
 
 def raise_objection(actor: User, record_id: int, *, reason: str) -> Objection:

@@ -77,8 +77,8 @@ def lock_and_draw(community_id: int, household_id: int) -> Any:
     """Lock the household's account and draw the id the new record will have (and the ledger
     transaction's that will move its points), in one statement (:func:`ledger.lock`): the record
     can then be inserted once, with its transaction id; the row is what ``ledger.post`` takes."""
-    row = ledger.lock(community_id, household_ids=[household_id], draw=(BehaviourRecord.__table__, "record_id")).households.get(
-        household_id)
+    locks = ledger.lock(community_id, household_ids=[household_id], draw=(BehaviourRecord.__table__, "record_id"))
+    row = locks.households.get(household_id)
     if row is None:
         raise NotFound()
     return row

@@ -166,7 +166,8 @@ def collect_reservation(actor: User, *, code: str) -> dict[str, Any]:
         raise _failed_guess(actor, shop.id, ReservationNotFound())
     now = clock.now()
     ensure_held(reservation, now)
-    freeze.ensure_not_frozen(reservation.community_id, reservation.household_id)  # households: a frozen one's basket is not handed over
+    # households: a frozen one's basket is not handed over
+    freeze.ensure_not_frozen(reservation.community_id, reservation.household_id)
     community = db.session.get(Community, reservation.community_id)
     escrow = ledger.system_accounts(reservation.community_id)["vouchers"]
     shop_account = ledger.shop_account(reservation.community_id, shop.id)
